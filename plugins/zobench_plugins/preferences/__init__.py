@@ -1,0 +1,1 @@
+"""Built-in preference-model (link function) plugins."""

@@ -1,0 +1,5 @@
+"""``python -m zobench`` runs the command line."""
+
+from zobench.cli import main
+
+main()

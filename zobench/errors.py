@@ -1,0 +1,32 @@
+"""Errors that zobench reports to a user as one clear line (exit code 2), never a traceback."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class ZobenchError(Exception):
+    """A mistake in the user's input or environment: the CLI prints it as one line, exit code 2."""
+
+
+class ConfigError(ZobenchError):
+    """A configuration value that does not fit its component's Config dataclass."""
+
+
+class UnknownComponentError(ZobenchError):
+    """A component name that no loaded plugin registered."""
+
+
+class PluginError(ZobenchError):
+    """A plugin failed to load or registered something invalid (fatal in strict mode)."""
+
+
+class RewardAccessError(ZobenchError):
+    """A preference-only algorithm asked for rewards: refused to keep the comparison honest."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""`` when nothing is close."""
+    close = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""

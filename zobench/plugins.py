@@ -1,0 +1,283 @@
+"""The plugin host: discovers entry points in group ``zobench`` and keeps the component registry.
+
+Every entry point is loaded on its own, and each of its hooks is called on its own: an import
+error, a raising hook or an invalid registration becomes a recorded failure and one warning,
+and the host keeps working. Environment variables, read when the host loads:
+
+``ZOBENCH_STRICT_PLUGINS=1``
+    any plugin failure raises :class:`~zobench.errors.PluginError` (the CLI exits 2).
+``ZOBENCH_PLUGINS=a,b``
+    allowlist: load only these entry-point or distribution names (empty: load none).
+``ZOBENCH_DISABLE_PLUGINS=a,b``
+    blocklist: skip these entry-point or distribution names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata as md
+import os
+import re
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from zobench import api, hookspecs
+from zobench.errors import PluginError, UnknownComponentError, did_you_mean
+
+ENTRY_POINT_GROUP = "zobench"
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:[-_.][a-z0-9]+)*$")
+BASES: dict[str, type] = {
+    "algorithm": api.Algorithm,
+    "environment": api.Environment,
+    "preference-model": api.PreferenceModel,
+    "topology": api.Topology,
+    "executor": api.Executor,
+}
+
+
+class PluginLoadWarning(UserWarning):
+    """A plugin failed to load or register; the host carried on without it."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One registered component and where it came from."""
+
+    kind: str
+    name: str
+    obj: Any
+    distribution: str
+    version: str
+    plugin: str
+
+    @property
+    def summary(self) -> str:
+        """The component's one-line summary."""
+        return getattr(self.obj, "summary", "")
+
+
+@dataclass
+class PluginRecord:
+    """One entry point: its distribution, what it implements, and how loading went."""
+
+    name: str
+    distribution: str
+    version: str
+    module: str
+    status: str = "pending"
+    """``loaded``, ``failed``, ``partial`` (some hooks failed) or ``disabled``."""
+    hooks: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _env_names(environ: Mapping[str, str], key: str) -> set[str] | None:
+    if key not in environ:
+        return None
+    return {_normalize(n) for n in environ[key].split(",") if n.strip()}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+class PluginHost:
+    """Loads plugins from entry points and answers "which component is called X?".
+
+    ``entry_points`` defaults to the installed distributions' entry points in group ``zobench``;
+    ``extra_plugins`` maps a name to an already imported plugin object (tests, notebooks).
+    """
+
+    def __init__(
+        self,
+        entry_points: Iterable[md.EntryPoint] | None = None,
+        *,
+        extra_plugins: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.environ = os.environ if environ is None else environ
+        self.strict = self.environ.get("ZOBENCH_STRICT_PLUGINS", "") not in ("", "0")
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: list[PluginRecord] = []
+        self.registry: dict[tuple[str, str], Registration] = {}
+        self.conflicts: dict[tuple[str, str], list[Registration]] = {}
+        self._load(entry_points, extra_plugins or {})
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def _selected(self, record: PluginRecord) -> bool:
+        names = {_normalize(record.name), _normalize(record.distribution)}
+        allow = _env_names(self.environ, "ZOBENCH_PLUGINS")
+        block = _env_names(self.environ, "ZOBENCH_DISABLE_PLUGINS") or set()
+        return (allow is None or bool(names & allow)) and not names & block
+
+    def _load(self, entry_points: Iterable[md.EntryPoint] | None, extra: Mapping[str, Any]) -> None:
+        if entry_points is None:
+            entry_points = md.entry_points(group=ENTRY_POINT_GROUP)
+        seen: set[tuple[str, str]] = set()
+        candidates = []
+        for ep in entry_points:
+            dist = ep.dist.name if ep.dist is not None else "unknown"
+            version = ep.dist.version if ep.dist is not None else "unknown"
+            if (_normalize(dist), ep.name) in seen:
+                continue  # the same distribution found twice on sys.path
+            seen.add((_normalize(dist), ep.name))
+            candidates.append((ep, PluginRecord(ep.name, dist, version, ep.value)))
+        candidates.sort(key=lambda c: (_normalize(c[1].distribution), c[1].name))
+        for ep, record in candidates:
+            self.plugins.append(record)
+            if not self._selected(record):
+                record.status = "disabled"
+                continue
+            try:
+                module = ep.load()
+            except Exception as exc:  # an import error must not take the host down
+                self._fail(record, f"import failed: {_one_line(exc)}")
+                continue
+            self._register_plugin(module, record)
+        for name, plugin in extra.items():
+            record = PluginRecord(name, name, "local", getattr(plugin, "__name__", repr(plugin)))
+            self.plugins.append(record)
+            self._register_plugin(plugin, record)
+
+    def _fail(self, record: PluginRecord, message: str) -> None:
+        record.errors.append(message)
+        record.status = "failed" if record.status in ("pending", "failed") else "partial"
+        text = f"plugin '{record.name}' ({record.distribution} {record.version}): {message}"
+        if self.strict:
+            raise PluginError(text + " [ZOBENCH_STRICT_PLUGINS is set]")
+        warnings.warn(text, PluginLoadWarning, stacklevel=4)
+
+    def _register_plugin(self, plugin: Any, record: PluginRecord) -> None:
+        try:
+            self.pm.register(plugin, name=f"{record.distribution}:{record.name}")
+        except Exception as exc:  # pluggy's validation of hook signatures
+            self._fail(record, f"invalid hook implementation: {_one_line(exc)}")
+            return
+        for caller in self.pm.get_hookcallers(plugin) or []:
+            if caller.spec is None:  # what pluggy's check_pending reports: a misspelt hook
+                hint = did_you_mean(caller.name, hookspecs.HOOK_KINDS)
+                self._fail(record, f"implements unknown hook '{caller.name}'{hint}")
+        for hook_name, kind in hookspecs.HOOK_KINDS.items():
+            caller = getattr(self.pm.hook, hook_name)
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin:
+                    record.hooks.append(hook_name)
+                    self._call_hook(impl.function, kind, record)
+        if record.status == "pending":
+            record.status = "loaded"
+
+    def _call_hook(self, function: Any, kind: str, record: PluginRecord) -> None:
+        staged: list[Registration] = []
+
+        def register(obj: Any, name: str | None = None) -> None:
+            staged.append(self._check(kind, obj, name, record))
+
+        try:
+            function(register=register)
+        except Exception as exc:  # a raising hook registers nothing
+            self._fail(record, f"{kind} hook raised {_one_line(exc)}")
+            return
+        for registration in staged:
+            key = (kind, registration.name)
+            if key in self.registry or key in self.conflicts:
+                first = self.registry.pop(key, None)
+                clash = self.conflicts.setdefault(key, [first] if first else [])
+                clash.append(registration)
+                owners = " and ".join(f"{r.distribution} {r.version}" for r in clash)
+                self._fail(record, f"{kind} '{registration.name}' is registered by both {owners}")
+            else:
+                self.registry[key] = registration
+
+    @staticmethod
+    def _check(kind: str, obj: Any, name: str | None, record: PluginRecord) -> Registration:
+        name = name or getattr(obj, "name", "")
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            raise PluginError(f"invalid {kind} name {name!r}: use lower-case words and dashes")
+        if kind == "suite":
+            if not isinstance(obj, api.SuiteDefinition):
+                raise PluginError(f"suite '{name}' must be a zobench.api.SuiteDefinition")
+        else:
+            base = BASES[kind]
+            if not (isinstance(obj, type) and issubclass(obj, base)):
+                raise PluginError(f"{kind} '{name}' must be a subclass of {base.__qualname__}")
+            if not dataclasses.is_dataclass(obj.Config):
+                raise PluginError(f"{kind} '{name}': Config must be a dataclass")
+        return Registration(kind, name, obj, record.distribution, record.version, record.name)
+
+    # -- queries ---------------------------------------------------------------------------------
+
+    @property
+    def failures(self) -> list[PluginRecord]:
+        """Plugins that failed to load, or loaded with some failed hooks."""
+        return [p for p in self.plugins if p.errors]
+
+    def names(self, kind: str) -> list[str]:
+        """Sorted names registered for ``kind``."""
+        return sorted(name for k, name in self.registry if k == kind)
+
+    def components(self, kind: str | None = None) -> list[Registration]:
+        """Registrations, sorted by kind (in :data:`zobench.api.KINDS` order) then name."""
+        order = {k: i for i, k in enumerate(api.KINDS)}
+        regs = [r for r in self.registry.values() if kind is None or r.kind == kind]
+        return sorted(regs, key=lambda r: (order[r.kind], r.name))
+
+    def get(self, kind: str, name: str) -> Registration:
+        """The registration of ``name`` for ``kind``; a clear error with a suggestion otherwise."""
+        if kind not in api.KINDS:
+            raise UnknownComponentError(
+                f"unknown kind '{kind}'{did_you_mean(kind, api.KINDS)}; kinds: {', '.join(api.KINDS)}"
+            )
+        if (kind, name) in self.registry:
+            return self.registry[(kind, name)]
+        if (kind, name) in self.conflicts:
+            owners = " and ".join(f"{r.distribution}" for r in self.conflicts[(kind, name)])
+            raise PluginError(
+                f"{kind} '{name}' is registered by both {owners}; "
+                f"disable one with ZOBENCH_DISABLE_PLUGINS"
+            )
+        elsewhere = [k for k in api.KINDS if (k, name) in self.registry]
+        if elsewhere:
+            raise UnknownComponentError(f"'{name}' is a {elsewhere[0]}, not a {kind}")
+        raise UnknownComponentError(
+            f"no {kind} named '{name}'{did_you_mean(name, self.names(kind))}; "
+            f"see `zobench list {kind}`"
+        )
+
+    def find(self, name: str) -> Registration:
+        """Look ``name`` up across every kind (for ``zobench info``)."""
+        matches = self.components_named(name)
+        if matches:
+            return matches[0]
+        every = [n for _, n in self.registry]
+        raise UnknownComponentError(f"no component named '{name}'{did_you_mean(name, every)}")
+
+    def components_named(self, name: str) -> list[Registration]:
+        """Every registration called ``name``, in kind order."""
+        return [r for r in self.components() if r.name == name]
+
+
+_HOST: PluginHost | None = None
+
+
+def get_host() -> PluginHost:
+    """The process-wide plugin host, loaded on first use."""
+    global _HOST
+    if _HOST is None:
+        _HOST = PluginHost()
+    return _HOST
+
+
+def reset_host() -> None:
+    """Forget the loaded plugins; the next :func:`get_host` discovers them again."""
+    global _HOST
+    _HOST = None
