@@ -126,7 +126,7 @@ class Environment(Component):
     kind = "environment"
     networked: ClassVar[bool] = False
     """True when the dynamics or rewards couple agents through a network (needs a topology)."""
-    default_topology: ClassVar[str] = "single"
+    default_topology: ClassVar[str] = "isolated"
     """Topology used when a suite names none."""
 
     n_agents: int
