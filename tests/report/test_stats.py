@@ -1,0 +1,108 @@
+"""The statistics against values computed by hand, and the bootstrap's coverage on synthetic data."""
+
+import numpy as np
+import pytest
+
+from zobench.report import stats
+
+
+def test_iqm_drops_a_quarter_from_each_end():
+    # 1..8: drop 1, 2 and 7, 8 -> mean(3, 4, 5, 6) = 4.5
+    assert stats.iqm(np.arange(1, 9)) == pytest.approx(4.5)
+    # n = 5: floor(1.25) = 1 cut each side -> mean(2, 3, 4) = 3; the outlier 100 is ignored
+    assert stats.iqm([4, 1, 100, 3, 2]) == pytest.approx(3.0)
+
+
+def test_iqm_pools_tasks():
+    table = np.array([[1.0, 5.0], [2.0, 6.0], [3.0, 7.0], [4.0, 8.0]])  # 4 runs x 2 tasks
+    assert stats.iqm(table) == pytest.approx(4.5)
+
+
+def test_mean_std_uses_sample_deviation():
+    mean, std = stats.mean_std([1.0, 2.0, 3.0, 4.0])
+    assert mean == pytest.approx(2.5)
+    assert std == pytest.approx(np.sqrt(5 / 3))  # sum of squares 5, over n - 1 = 3
+    assert stats.mean_std([7.0]) == (7.0, 0.0)
+
+
+def test_probability_of_improvement_counts_ties_as_half():
+    # pairs (1,1) tie, (1,3) loss, (2,1) win, (2,3) loss -> (0.5 + 1) / 4
+    assert stats.probability_of_improvement([1, 2], [1, 3]) == pytest.approx(0.375)
+    assert stats.probability_of_improvement([5, 6], [1, 2]) == 1.0
+    x, y = np.array([0.3, 0.9, 0.1]), np.array([0.5, 0.2, 0.4])
+    assert stats.probability_of_improvement(x, y) + stats.probability_of_improvement(
+        y, x
+    ) == pytest.approx(1.0)
+
+
+def test_probability_of_improvement_averages_tasks():
+    x = np.array([[1.0, 0.0], [1.0, 0.0]])
+    y = np.array([[0.0, 1.0], [0.0, 1.0]])
+    assert stats.probability_of_improvement(x, y) == pytest.approx(0.5)  # task 1: 1, task 2: 0
+
+
+def test_paired_probability_compares_seed_with_seed():
+    # seed 0 tie (1/2), seed 1 loss (0) -> 0.25; unpaired would say 0.375
+    assert stats.paired_probability_of_improvement([1, 2], [1, 3]) == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="paired"):
+        stats.paired_probability_of_improvement([1, 2], [1, 2, 3])
+
+
+def test_performance_profile():
+    profile = stats.performance_profile([0.1, 0.5, 0.9], [0.0, 0.5, 0.95])
+    np.testing.assert_allclose(profile, [1.0, 1 / 3, 0.0])
+
+
+def test_area_under_curve_is_the_average_score_over_the_budget():
+    # trapezoids: [0,1] area 0.5, [1,3] area 2 -> 2.5 over a range of 3
+    assert stats.area_under_curve([0, 1, 3], [0, 1, 1]) == pytest.approx(2.5 / 3)
+    assert stats.area_under_curve([5], [0.7]) == pytest.approx(0.7)
+
+
+def test_budget_to_threshold_and_final_score():
+    assert stats.budget_to_threshold([10, 20, 30], [0.1, 0.8, 0.9], 0.8) == 20.0
+    assert np.isnan(stats.budget_to_threshold([10, 20], [0.1, 0.2], 0.8))
+    assert stats.final_score([0.0, 1.0, 2.0, 4.0], last=2) == pytest.approx(3.0)
+
+
+def test_normalized_score():
+    assert stats.normalized_score(0.5, floor=0.0, ceiling=2.0) == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="equal"):
+        stats.normalized_score(1.0, floor=1.0, ceiling=1.0)
+
+
+def test_bootstrap_is_stratified_by_task():
+    # Every task is constant across runs, so a bootstrap within tasks cannot move the mean;
+    # an unstratified bootstrap over the pooled cells would.
+    table = np.array([[0.0, 10.0]] * 6)
+    low, high = stats.stratified_bootstrap_ci(table, lambda t: float(t.mean()), reps=200)
+    assert low == pytest.approx(5.0)
+    assert high == pytest.approx(5.0)
+
+
+def test_bootstrap_ci_is_deterministic_for_a_seed():
+    scores = np.random.default_rng(1).normal(size=10)
+    assert stats.stratified_bootstrap_ci(scores) == stats.stratified_bootstrap_ci(scores)
+
+
+def test_bootstrap_ci_covers_the_mean_about_95_percent_of_the_time():
+    # 300 synthetic experiments of 30 normal runs each; the percentile bootstrap of the mean
+    # should cover the true mean ~95% of the time (slightly less at n = 30). With 300 trials the
+    # binomial standard error is ~1.3 points, so [0.90, 0.985] is a > 3-sigma band around 0.94.
+    rng = np.random.default_rng(2026)
+    covered = 0
+    trials = 300
+    for trial in range(trials):
+        sample = rng.normal(loc=3.0, scale=2.0, size=30)
+        low, high = stats.stratified_bootstrap_ci(
+            sample, lambda t: float(t.mean()), reps=1000, seed=trial
+        )
+        covered += low <= 3.0 <= high
+    assert 0.90 <= covered / trials <= 0.985
+
+
+def test_aggregate_bundles_the_summary():
+    summary = stats.aggregate(np.arange(1.0, 9.0))
+    assert summary.runs == 8
+    assert summary.iqm == pytest.approx(4.5)
+    assert summary.ci_low <= summary.iqm <= summary.ci_high
