@@ -200,6 +200,16 @@ class PreferenceConfig:
         "(B-Pref's 'equal' teacher). 0 disables it.",
     )
 
+    def __post_init__(self) -> None:
+        if not self.scale > 0:
+            raise ValueError(f"scale must be positive, got {self.scale}")
+        if not 0.0 <= self.mistake <= 1.0:
+            raise ValueError(f"mistake must lie in [0, 1], got {self.mistake}")
+        if not 0.0 < self.myopia <= 1.0:
+            raise ValueError(f"myopia must lie in (0, 1], got {self.myopia}")
+        if self.equal < 0:
+            raise ValueError(f"equal must be >= 0, got {self.equal}")
+
 
 class PreferenceModel(Component):
     """A link function σ with its inverse: ``P(τ1 ≻ τ0) = σ((R(τ1) − R(τ0)) / scale)``.

@@ -16,7 +16,7 @@ from zobench.sim import policy as softmax
 from zobench.sim.ledger import Ledger
 from zobench.sim.network import Network
 from zobench.sim.panel import Panel
-from zobench.sim.rollout import Trajectories, rollout
+from zobench.sim.rollout import Trajectories, paired_rollout, rollout
 
 
 @dataclass
@@ -28,9 +28,17 @@ class Problem:
     panel: Panel
     preference: api.PreferenceModel
     rng: np.random.Generator
-    """The algorithm's own randomness (perturbations, mini-batches, its rollouts)."""
+    """The algorithm's own randomness (perturbations, mini-batches, ...)."""
     ledger: Ledger
     uses_rewards: bool = False
+    rollout_rng: np.random.Generator | None = None
+    """Randomness of the episodes only (defaults to ``rng``). Kept apart from the algorithm's
+    own draws so that the same seed gives every algorithm the same first episodes, however many
+    perturbations it drew before (common random numbers across algorithms)."""
+
+    @property
+    def _episode_rng(self) -> np.random.Generator:
+        return self.rng if self.rollout_rng is None else self.rollout_rng
 
     @property
     def n_agents(self) -> int:
@@ -54,7 +62,7 @@ class Problem:
 
     def rollout(self, theta: np.ndarray, batch: int) -> Trajectories:
         """``batch`` episodes of the policy θ; charges episodes and env steps."""
-        traj = rollout(self.env, theta, batch=batch, rng=self.rng)
+        traj = rollout(self.env, theta, batch=batch, rng=self._episode_rng)
         self.ledger.charge_rollout(traj)
         return traj
 
@@ -63,13 +71,12 @@ class Problem:
     ) -> tuple[Trajectories, Trajectories]:
         """Paired batches of θ₀ and θ₁ from the same initial-state distribution.
 
-        With ``common_noise`` both share initial states and environment noise (common random
-        numbers), which lowers the variance of their difference; otherwise they are independent.
+        With ``common_noise`` both share initial states, environment noise and action uniforms
+        (common random numbers), which lowers the variance of their difference; otherwise they
+        are independent.
         """
-        from zobench.sim.rollout import paired_rollout
-
         first, second = paired_rollout(
-            self.env, theta0, theta1, batch=batch, rng=self.rng, common_noise=common_noise
+            self.env, theta0, theta1, batch=batch, rng=self._episode_rng, common_noise=common_noise
         )
         self.ledger.charge_rollout(first)
         self.ledger.charge_rollout(second)
@@ -87,3 +94,39 @@ class Problem:
     def log_prob(self, theta: np.ndarray, traj: Trajectories) -> np.ndarray:
         """Per-step log-probabilities ``(B, H, n)`` of the batch's actions under θ."""
         return softmax.log_prob(theta, traj.states[:, :-1], traj.actions)
+
+
+def build_problem(
+    env: api.Environment,
+    preference: api.PreferenceModel,
+    *,
+    network: Network | None = None,
+    seed: int,
+    uses_rewards: bool = False,
+) -> Problem:
+    """The problem of one run: ``env`` connected to ``network``, a panel, a fresh ledger.
+
+    ``network`` defaults to isolated agents (refused for a networked environment). The seed is
+    split by :class:`numpy.random.SeedSequence` into three independent streams: the algorithm's
+    own draws, the episodes, and the panel's votes. Because episodes and votes do not share a
+    stream with the algorithm, the same seed gives every algorithm the same first episodes and
+    the same first votes on equal pairs.
+    """
+    if network is None:
+        if env.networked:
+            raise ValueError(f"environment '{env.name}' is networked and needs a network")
+        network = Network.empty(env.n_agents)
+    env.connect(network)
+    algorithm_seq, rollout_seq, panel_seq = np.random.SeedSequence(seed).spawn(3)
+    ledger = Ledger()
+    panel = Panel(preference, np.random.default_rng(panel_seq), ledger, network, env.gamma)
+    return Problem(
+        env=env,
+        network=network,
+        panel=panel,
+        preference=preference,
+        rng=np.random.default_rng(algorithm_seq),
+        ledger=ledger,
+        uses_rewards=uses_rewards,
+        rollout_rng=np.random.default_rng(rollout_seq),
+    )

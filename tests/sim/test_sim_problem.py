@@ -1,0 +1,122 @@
+"""The Problem handed to algorithms, its seeding, and the GridWorld environment itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import zobench
+from zobench.errors import ConfigError, RewardAccessError
+from zobench.sim.network import Network
+from zobench.sim.problem import build_problem
+from zobench_plugins.environments.gridworld import GridWorld, GridWorldConfig
+from zobench_plugins.preferences.links import BradleyTerry
+from zobench_plugins.topologies.isolated import Isolated
+
+
+def test_rewards_are_refused_to_preference_only_problems(gridworld):
+    problem = build_problem(gridworld, BradleyTerry(), seed=0)
+    traj = problem.rollout(problem.initial_theta(), 4)
+    with pytest.raises(RewardAccessError):
+        problem.rewards(traj)
+    assert problem.ledger.reward_obs == 0
+
+
+def test_rewards_are_given_and_charged_when_declared(gridworld):
+    problem = build_problem(gridworld, BradleyTerry(), seed=0, uses_rewards=True)
+    traj = problem.rollout(problem.initial_theta(), 4)
+    np.testing.assert_array_equal(problem.rewards(traj), traj.hidden_rewards)
+    assert problem.ledger.reward_obs == 4 * 15
+
+
+def test_problem_shapes_and_ledger(gridworld):
+    problem = build_problem(gridworld, BradleyTerry(), seed=0)
+    assert problem.theta_shape == (1, 25, 4)
+    assert problem.dimension == 100
+    assert problem.n_agents == 1
+    theta = problem.initial_theta()
+    a, b = problem.rollout_pair(theta, theta, 8, common_noise=True)
+    np.testing.assert_array_equal(a.states, b.states)
+    problem.panel.compare(a, b, 3)
+    snap = problem.ledger.snapshot()
+    assert snap["episodes"] == 16
+    assert snap["env_steps"] == 16 * 15
+    assert snap["queries"] == 8 * 3
+    assert problem.log_prob(theta, a).shape == (8, 15, 1)
+    np.testing.assert_allclose(problem.log_prob(theta, a), np.log(0.25))
+
+
+def test_same_seed_same_first_episodes_whatever_the_algorithm_drew(gridworld):
+    first = build_problem(gridworld, BradleyTerry(), seed=7)
+    second = build_problem(GridWorld(), BradleyTerry(), seed=7)
+    second.rng.normal(size=100)  # e.g. a perturbation drawn before the first rollout
+    theta = first.initial_theta()
+    np.testing.assert_array_equal(first.rollout(theta, 16).states, second.rollout(theta, 16).states)
+    other = build_problem(GridWorld(), BradleyTerry(), seed=8)
+    assert not np.array_equal(first.rollout(theta, 16).states, other.rollout(theta, 16).states)
+    # the three streams differ from each other
+    assert first.rng.random() != first.panel.rng.random()
+
+
+def test_networked_environment_needs_a_network(coupled):
+    with pytest.raises(ValueError, match="networked"):
+        build_problem(coupled, BradleyTerry(), seed=0)
+    problem = build_problem(
+        coupled, BradleyTerry(), seed=0, network=Network.from_edges(2, [(0, 1)])
+    )
+    assert problem.network.n_agents == 2
+    with pytest.raises(ValueError, match="agents"):
+        build_problem(coupled, BradleyTerry(), seed=0, network=Network.empty(3))
+
+
+def test_isolated_topology():
+    network = Isolated().build(5, np.random.default_rng(0))
+    indptr, indices = network.neighbourhood(3)
+    np.testing.assert_array_equal(indices, np.arange(5))
+    np.testing.assert_array_equal(indptr, np.arange(6))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"size": 1},
+        {"start": (5, 0)},
+        {"goal": (-1, 2)},
+        {"goal": (0, 0)},
+        {"slip": 1.5},
+        {"horizon": 0},
+        {"gamma": 0.0},
+    ],
+)
+def test_gridworld_config_is_validated(params):
+    (name,) = params  # every message names the offending setting
+    with pytest.raises(ValueError, match=name):
+        GridWorldConfig(**params)
+    with pytest.raises(ConfigError, match=name):
+        zobench.make("environment", "gridworld", **params)
+
+
+def test_gridworld_dynamics_and_reward():
+    env = GridWorld(GridWorldConfig(slip=0.0, horizon=10))
+    right_then_down = np.zeros((1, 25, 4))
+    right_then_down[0, :, 3] = 50.0  # always right
+    right_then_down[0, [4, 9, 14, 19], 3] = 0.0
+    right_then_down[0, [4, 9, 14, 19], 1] = 50.0  # down along the last column
+    traj = zobench.sim.rollout(env, right_then_down, batch=2, rng=np.random.default_rng(0))
+    path = traj.states[0, :, 0]
+    assert path.tolist()[:9] == [0, 1, 2, 3, 4, 9, 14, 19, 24]
+    assert (path[8:] == 24).all()  # absorbing
+    # reward 1 for each step that ends on the goal: steps 8, 9, 10 → 3
+    assert traj.hidden_rewards[0].sum() == 3.0
+    # walls clip: up from the start stays put
+    nxt, reward = env.step(np.array([[0]]), np.array([[0]]), np.array([[[0.0]]]))
+    assert nxt[0, 0] == 0
+    assert reward[0, 0] == 0.0
+
+
+def test_gridworld_slip_goes_to_the_other_moves():
+    env = GridWorld(GridWorldConfig(slip=0.3))
+    u = np.random.default_rng(0).random((30_000, 1, 1))
+    nxt, _ = env.step(np.full((30_000, 1), 12), np.full((30_000, 1), 0), u)  # centre, up
+    freq = np.bincount(nxt[:, 0], minlength=25)[[7, 17, 11, 13]] / 30_000
+    np.testing.assert_allclose(freq, [0.7, 0.1, 0.1, 0.1], atol=0.015)

@@ -1,0 +1,100 @@
+"""Tabular softmax policies, one per agent: π_i(a | s) = exp θ[i, s, a] / Σ_b exp θ[i, s, b].
+
+θ is shaped ``(n_agents, n_states, n_actions)``. Every function here is vectorized over the
+batch, time and agent axes; index arrays follow the house rule (batch first, agents last).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def probabilities(theta: np.ndarray) -> np.ndarray:
+    """Action probabilities ``(n, S, A)``; stable for any finite θ (the row maximum is removed)."""
+    z = theta - theta.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def log_probabilities(theta: np.ndarray) -> np.ndarray:
+    """Log action probabilities ``(n, S, A)`` by a stable log-sum-exp."""
+    m = theta.max(axis=-1, keepdims=True)
+    z = theta - m
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def cumulative(theta: np.ndarray) -> np.ndarray:
+    """Cumulative action probabilities ``(n, S, A)`` for inverse-CDF sampling (see :class:`Sampler`)."""
+    return np.cumsum(probabilities(theta), axis=-1)
+
+
+SMALL_BATCH = 1024
+"""Below this many (episode, agent) entries one comparison against whole CDF rows is fastest."""
+
+
+class Sampler:
+    """Inverse-CDF action sampler for a fixed θ; the CDF rows are built once (per rollout).
+
+    The action is the number of CDF entries at or below the uniform. The last entry (1 up to
+    rounding) is left out, so rounding can never yield an action ``A``.
+    """
+
+    def __init__(self, theta: np.ndarray) -> None:
+        n, S, A = theta.shape
+        self.n_actions = A
+        self.rows = np.ascontiguousarray(cumulative(theta)[..., :-1]).reshape(n * S, A - 1)
+        self.columns = [self.rows[:, k].copy() for k in range(A - 1)]
+        self.offsets = np.arange(n) * S if n > 1 else None  # row of (agent i, state s): i·S + s
+
+    def __call__(self, states: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        """Actions ``(..., n)`` for ``states (..., n)`` from uniforms ``(..., n)`` in ``[0, 1)``."""
+        index = states if self.offsets is None else states + self.offsets
+        if states.size < SMALL_BATCH:  # per-call overhead dominates: one gather, one comparison
+            return (uniforms[..., None] >= np.take(self.rows, index, axis=0)).sum(axis=-1)
+        # large batches: per-column gathers and comparisons beat numpy's row gather and its
+        # reduction over a tiny last axis (about 5× at B = 8192, A = 4)
+        actions = np.zeros(states.shape, dtype=np.int64)
+        for column in self.columns:
+            actions += uniforms >= np.take(column, index)
+        return actions
+
+
+def sample(theta: np.ndarray, states: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """Actions ``(B, n)`` for ``states (B, n)`` from uniforms ``(B, n)`` in ``[0, 1)``."""
+    return Sampler(theta)(states, uniforms)
+
+
+def log_prob(theta: np.ndarray, states: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """log π_i(a_i | s_i) for ``states`` and ``actions`` shaped ``(..., n)``; same shape out."""
+    n = theta.shape[0]
+    return log_probabilities(theta)[np.arange(n), states, actions]
+
+
+def score(
+    theta: np.ndarray, states: np.ndarray, actions: np.ndarray, weights: np.ndarray | float = 1.0
+) -> np.ndarray:
+    """Σ weights · ∇_θ log π(a | s), shaped like θ ``(n, S, A)``.
+
+    ``states``, ``actions`` are ``(..., n)``; ``weights`` broadcasts to them. For a softmax row,
+    ∇_{θ[i, s]} log π_i(a | s) = e_a − π_i(· | s), so the gradient is a weighted count of the
+    visited (state, action) cells minus the weighted state counts times π — two bincounts.
+    """
+    n, S, A = theta.shape
+    states = np.asarray(states)
+    actions = np.asarray(actions)
+    w = np.broadcast_to(np.asarray(weights, dtype=float), states.shape).ravel()
+    row = (np.arange(n) * S + states).ravel()
+    cells = np.bincount(row * A + actions.ravel(), weights=w, minlength=n * S * A)
+    visits = np.bincount(row, weights=w, minlength=n * S)
+    grad = cells.reshape(n, S, A) - visits.reshape(n, S, 1) * probabilities(theta)
+    return grad
+
+
+def flatten(theta: np.ndarray) -> np.ndarray:
+    """θ as a flat vector of length d = n·S·A (a copy-free view where possible)."""
+    return np.reshape(theta, -1)
+
+
+def unflatten(vector: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Inverse of :func:`flatten`: the flat vector back to ``(n, S, A)``."""
+    return np.reshape(vector, shape)
