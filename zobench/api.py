@@ -135,6 +135,10 @@ class Environment(Component):
     horizon: int
     gamma: float
     noise_dims: int = 1
+    reward_span: float = 1.0
+    """Width (max − min) of each agent's per-step reward. Preference-only algorithms read it to
+    bound return differences (the trimming bound B of spec §1); environments whose rewards do
+    not lie in an interval of width 1 must set it. The conformance kit checks it."""
     network: Network | None = None
 
     def connect(self, network: Network) -> None:

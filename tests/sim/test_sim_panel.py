@@ -174,3 +174,16 @@ def test_compare_on_real_rollouts_prefers_the_better_policy(gridworld):
     )
     p_hat = _panel(Cauchy()).compare(t_bad, t_good, 10)
     assert p_hat.mean() > 0.7
+
+
+def test_estimate_difference_maps_trim_ends_to_the_bound_when_the_link_underflows():
+    from zobench_plugins.preferences.links import Weibull
+
+    weibull = Weibull()
+    lo, hi = trim_bounds(weibull, variant="bound", bound=15.0)
+    assert lo == 0.0  # exp(-e^15) underflows: the plain inverse cannot recover -15
+    plain = estimate_difference(weibull, np.array([0.0, 1.0]), lo, hi)
+    assert plain[0] > -4.0
+    exact = estimate_difference(weibull, np.array([0.0, 0.5, 1.0]), lo, hi, bound=15.0)
+    np.testing.assert_allclose(exact[[0, 2]], [-15.0, 15.0])
+    assert exact[1] == pytest.approx(float(weibull.inverse(np.array(0.5))))

@@ -139,7 +139,22 @@ def trim_bounds(
 
 
 def estimate_difference(
-    preference: api.PreferenceModel, p_hat: np.ndarray, lo: float, hi: float
+    preference: api.PreferenceModel,
+    p_hat: np.ndarray,
+    lo: float,
+    hi: float,
+    *,
+    bound: float | None = None,
 ) -> np.ndarray:
-    """Return-difference estimate Δ̂ = σ⁻¹(trim(p̂)) (spec §1)."""
-    return preference.inverse(np.clip(p_hat, lo, hi))
+    """Return-difference estimate Δ̂ = σ⁻¹(trim(p̂)) (spec §1).
+
+    With trimming variant (b), pass its ``bound`` B: a p̂ at or beyond the interval's ends then
+    maps to exactly ∓B, which is σ⁻¹(σ(∓B)) in exact arithmetic. Without it an asymmetric link
+    can lose that value: the Weibull link's σ(−15) = exp(−e¹⁵) underflows to 0, and its inverse
+    at the smallest representable p gives about −3.3, making Δ̂ lopsided.
+    """
+    p_hat = np.asarray(p_hat, dtype=float)
+    inner = preference.inverse(np.clip(p_hat, lo, hi))
+    if bound is None:
+        return inner
+    return np.where(p_hat <= lo, -bound, np.where(p_hat >= hi, bound, inner))

@@ -1,0 +1,64 @@
+"""One ZPG iteration on the default GridWorld, and where its time goes.
+
+pytest-benchmark times ``ZPG.step`` with the default settings (N = 200 pairs of 15-step
+episodes, M = 20 votes each). In the same test, 50 further iterations run with the problem's
+rollout and panel entry points wrapped in ``perf_counter`` timers, splitting the step into
+rollouts (sampling 2N episodes), panel (returns, link, binomial votes) and the estimator (the
+rest: direction, trimming and inverse link, the update). The split goes to
+``benchmark.extra_info``; no speed is asserted (the machine is shared and noisy).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import zobench
+from zobench.sim.problem import build_problem
+from zobench_plugins.algorithms.zpg import ZPG, Config
+
+PROFILED_STEPS = 50
+
+
+def _timed(timers: dict[str, float], name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            timers[name] += time.perf_counter() - start
+
+    return wrapper
+
+
+def test_zpg_iteration(benchmark):
+    env = zobench.make("environment", "gridworld")
+    problem = build_problem(env, zobench.make("preference-model", "bradley-terry"), seed=0)
+    algorithm = ZPG(Config(), problem)
+    benchmark(algorithm.step)
+
+    timers: dict[str, float] = defaultdict(float)
+    problem.rollout_pair = _timed(timers, "rollouts", problem.rollout_pair)
+    problem.panel.compare = _timed(timers, "panel", problem.panel.compare)
+    start = time.perf_counter()
+    for _ in range(PROFILED_STEPS):
+        algorithm.step()
+    total = time.perf_counter() - start
+    split = {
+        "rollouts": timers["rollouts"],
+        "panel": timers["panel"],
+        "estimator": total - timers["rollouts"] - timers["panel"],
+    }
+    benchmark.extra_info["profiled_steps"] = PROFILED_STEPS
+    benchmark.extra_info["step_ms"] = 1e3 * total / PROFILED_STEPS
+    for name, seconds in split.items():
+        benchmark.extra_info[f"{name}_ms"] = 1e3 * seconds / PROFILED_STEPS
+        benchmark.extra_info[f"{name}_share"] = seconds / total
+    print(
+        f"\nZPG step {1e3 * total / PROFILED_STEPS:.2f} ms: "
+        + ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in split.items())
+    )
+    assert all(seconds >= 0 for seconds in split.values())
+    assert problem.ledger.episodes > 0

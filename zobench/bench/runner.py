@@ -1,0 +1,156 @@
+"""Run one run: build the problem from plugins, loop the algorithm, record the learning curve.
+
+A run is deterministic: the same :class:`~zobench.bench.spec.RunSpec` gives the same numbers
+(only ``wall_s`` differs). All randomness flows from ``spec.seed``: the network's generator, the
+problem's streams (algorithm, episodes, panel; see :func:`~zobench.sim.problem.build_problem`)
+and the Monte Carlo evaluation seed, which depends on ``spec.seed`` only, so every algorithm of a
+seed is scored on the same evaluation episodes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from zobench import api
+from zobench.bench.spec import ComponentSpec, RunSpec
+from zobench.config import validate
+from zobench.errors import ConfigError, ZobenchError
+from zobench.plugins import get_host
+from zobench.sim import evaluate
+from zobench.sim.problem import build_problem
+
+COLUMNS: dict[str, pl.DataType] = {
+    "iteration": pl.Int64(),
+    "episodes": pl.Int64(),
+    "env_steps": pl.Int64(),
+    "queries": pl.Int64(),
+    "reward_obs": pl.Int64(),
+    "messages": pl.Int64(),
+    "wall_s": pl.Float64(),
+    "score": pl.Float64(),
+    "score_normalized": pl.Float64(),
+}
+"""The fixed leading columns of a learning curve and their dtypes; ``diag_*`` columns follow."""
+
+_LEDGER_COLUMNS = ("episodes", "env_steps", "queries", "reward_obs", "messages")
+
+PROGRESS_EVERY = 10
+"""Iterations between two calls of the progress callback."""
+
+
+class RunFailed(ZobenchError):  # noqa: N818 -- the name the run API promises
+    """A run diverged: θ or a score became NaN or infinite."""
+
+
+def _stream_seed(seed: int, purpose: int) -> np.random.SeedSequence:
+    """A stream of the run's seed kept apart from the problem's own (network, evaluation)."""
+    return np.random.SeedSequence([seed, purpose])
+
+
+_NETWORK_STREAM = 1
+_EVALUATION_STREAM = 2
+
+
+def _build(kind: str, component: ComponentSpec, path: str) -> tuple[type, Any]:
+    """The registered class of ``component`` and its validated config."""
+    cls = get_host().get(kind, component.name).obj
+    return cls, validate(cls.Config, component.params, path=path)
+
+
+def evaluation_seed(seed: int) -> int:
+    """The Monte Carlo evaluation seed of a run: a function of ``spec.seed`` only."""
+    return int(_stream_seed(seed, _EVALUATION_STREAM).generate_state(1)[0])
+
+
+def _check_theta(theta: np.ndarray, iteration: int) -> None:
+    if not np.all(np.isfinite(theta)):
+        raise RunFailed(f"θ became NaN or infinite at iteration {iteration}")
+
+
+def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) -> pl.DataFrame:
+    """Run ``spec`` and return its learning curve, one row per evaluation.
+
+    Evaluations happen at iteration 0, every ``spec.eval_every`` iterations and after the last
+    one: exact J(θ) where the environment has transition tables, else Monte Carlo over
+    ``spec.eval_episodes`` episodes with :func:`evaluation_seed`. Columns are :data:`COLUMNS`
+    (ledger counters after the iteration; ``wall_s`` is wall time since the run started,
+    counting everything: building, references, steps and evaluations), then the last step's
+    diagnostics as ``diag_<key>`` (null at iteration 0). ``score_normalized`` is
+    (J − J_uniform) / (J_optimal − J_uniform), null when no optimum is known.
+
+    Raises :class:`RunFailed` when θ or a score is NaN or infinite, and the usual
+    :class:`~zobench.errors.ZobenchError` subclasses for unknown names or bad parameters.
+    """
+    start = time.perf_counter()
+    if spec.iterations < 0 or spec.eval_every < 1:
+        raise ConfigError(
+            f"run: iterations must be >= 0 and eval_every >= 1, got {spec.iterations} and "
+            f"{spec.eval_every}"
+        )
+    env_cls, env_config = _build("environment", spec.environment, "environment")
+    pref_cls, pref_config = _build("preference-model", spec.preference, "preference")
+    algo_cls, algo_config = _build("algorithm", spec.algorithm, "algorithm")
+    topology = spec.topology or ComponentSpec(env_cls.default_topology)
+    topo_cls, topo_config = _build("topology", topology, "topology")
+
+    env: api.Environment = env_cls(env_config)
+    network = topo_cls(topo_config).build(
+        env.n_agents, np.random.default_rng(_stream_seed(spec.seed, _NETWORK_STREAM))
+    )
+    problem = build_problem(  # connects env to the network
+        env,
+        pref_cls(pref_config),
+        network=network,
+        seed=spec.seed,
+        uses_rewards=algo_cls.uses_rewards,
+    )
+    tables = env.tables()
+    eval_seed = evaluation_seed(spec.seed)
+    refs = evaluate.references(env, episodes=spec.eval_episodes, seed=eval_seed, tables=tables)
+    algorithm: api.Algorithm = algo_cls(algo_config, problem)
+
+    rows: list[dict[str, Any]] = []
+    diagnostics: Mapping[str, float] = {}
+    diag_keys: list[str] = []
+
+    def record(iteration: int) -> None:
+        _check_theta(algorithm.theta, iteration)
+        value = evaluate.evaluate(
+            env, algorithm.theta, tables=tables, episodes=spec.eval_episodes, seed=eval_seed
+        ).value
+        if not math.isfinite(value):
+            raise RunFailed(f"the score became NaN or infinite at iteration {iteration}")
+        counters = problem.ledger.snapshot()
+        row: dict[str, Any] = {
+            "iteration": iteration,
+            **{key: counters[key] for key in _LEDGER_COLUMNS},
+            "wall_s": time.perf_counter() - start,
+            "score": value,
+            "score_normalized": refs.normalise(value),
+        }
+        for key, diag in diagnostics.items():
+            if key not in diag_keys:
+                diag_keys.append(key)
+            row[f"diag_{key}"] = float(diag)
+        rows.append(row)
+
+    record(0)
+    total = spec.iterations
+    for iteration in range(1, total + 1):
+        diagnostics = algorithm.step()
+        problem.ledger.iterations += 1
+        if iteration % spec.eval_every == 0 or iteration == total:
+            record(iteration)
+        else:
+            _check_theta(algorithm.theta, iteration)
+        if progress is not None and (iteration % PROGRESS_EVERY == 0 or iteration == total):
+            progress(iteration, total)
+
+    schema = {**COLUMNS, **{f"diag_{key}": pl.Float64() for key in diag_keys}}
+    return pl.DataFrame(rows, schema=schema)
