@@ -116,7 +116,8 @@ def validate(config_cls: type, values: Mapping[str, Any], *, path: str = "") -> 
     checked: dict[str, Any] = {}
     for key, value in values.items():
         if key not in fields:
-            raise ConfigError(f"{prefix}{key}: unknown setting{did_you_mean(str(key), fields)}")
+            shown = key if isinstance(key, str) and key.isprintable() else repr(key)
+            raise ConfigError(f"{prefix}{shown}: unknown setting{did_you_mean(str(key), fields)}")
         hint = hints[key]
         try:
             checked[key] = _adapter(hint).validate_python(_tuplify(value, hint), strict=True)

@@ -15,6 +15,7 @@ and the host keeps working. Environment variables, read when the host loads:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib.metadata as md
 import os
 import re
@@ -81,7 +82,7 @@ def _normalize(name: str) -> str:
 def _env_names(environ: Mapping[str, str], key: str) -> set[str] | None:
     if key not in environ:
         return None
-    return {_normalize(n) for n in environ[key].split(",") if n.strip()}
+    return {_normalize(n.strip()) for n in environ[key].split(",") if n.strip()}
 
 
 def _one_line(exc: BaseException) -> str:
@@ -142,6 +143,7 @@ class PluginHost:
                 module = ep.load()
             except Exception as exc:  # an import error must not take the host down
                 self._fail(record, f"import failed: {_one_line(exc)}")
+                record.status = "failed"
                 continue
             self._register_plugin(module, record)
         for name, plugin in extra.items():
@@ -151,7 +153,6 @@ class PluginHost:
 
     def _fail(self, record: PluginRecord, message: str) -> None:
         record.errors.append(message)
-        record.status = "failed" if record.status in ("pending", "failed") else "partial"
         text = f"plugin '{record.name}' ({record.distribution} {record.version}): {message}"
         if self.strict:
             raise PluginError(text + " [ZOBENCH_STRICT_PLUGINS is set]")
@@ -162,6 +163,7 @@ class PluginHost:
             self.pm.register(plugin, name=f"{record.distribution}:{record.name}")
         except Exception as exc:  # pluggy's validation of hook signatures
             self._fail(record, f"invalid hook implementation: {_one_line(exc)}")
+            record.status = "failed"
             return
         for caller in self.pm.get_hookcallers(plugin) or []:
             if caller.spec is None:  # what pluggy's check_pending reports: a misspelt hook
@@ -173,8 +175,14 @@ class PluginHost:
                 if impl.plugin is plugin:
                     record.hooks.append(hook_name)
                     self._call_hook(impl.function, kind, record)
-        if record.status == "pending":
+        registered = any(
+            r.plugin == record.name and r.distribution == record.distribution
+            for r in [*self.registry.values(), *(r for c in self.conflicts.values() for r in c)]
+        )
+        if not record.errors:
             record.status = "loaded"
+        else:
+            record.status = "partial" if registered else "failed"
 
     def _call_hook(self, function: Any, kind: str, record: PluginRecord) -> None:
         staged: list[Registration] = []
@@ -258,8 +266,12 @@ class PluginHost:
         matches = self.components_named(name)
         if matches:
             return matches[0]
-        every = [n for _, n in self.registry]
-        raise UnknownComponentError(f"no component named '{name}'{did_you_mean(name, every)}")
+        every = sorted({n for _, n in self.registry})
+        hint = did_you_mean(name, every)
+        if not hint and every:
+            closest = difflib.get_close_matches(name, every, n=1, cutoff=0.0)
+            hint = f" (did you mean '{closest[0]}'?)" if closest else ""
+        raise UnknownComponentError(f"no component named '{name}'{hint}; see `zobench list`")
 
     def components_named(self, name: str) -> list[Registration]:
         """Every registration called ``name``, in kind order."""

@@ -25,7 +25,7 @@ class ZobenchGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ZobenchError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(str(exc).replace("\n", "\\n")) from None
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -57,5 +57,7 @@ def main() -> None:
 
 
 from zobench.cli import inspect as _inspect  # noqa: E402  (commands register on import)
+from zobench.cli import runs as _runs  # noqa: E402
 
 _inspect.register(cli)
+_runs.register(cli)

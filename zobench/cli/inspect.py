@@ -19,12 +19,20 @@ from zobench.plugins import get_host
 PROVENANCE_LABEL = {"paper": "paper", "author-code": "author's code", "ours": "ours"}
 
 
+KIND_ALIASES: dict[str, str] = {
+    **{kind: kind for kind in api.KINDS},
+    **{f"{kind}s": kind for kind in api.KINDS},
+    "topologies": "topology",
+    "preference": "preference-model",
+    "preferences": "preference-model",
+}
+"""Accepted spellings of each kind on the command line (singular, plural, short)."""
+
+
 def _kind(value: str | None) -> str | None:
     if value is None:
         return None
-    value = value.lower().rstrip("s") if value.lower() not in api.KINDS else value.lower()
-    aliases = {"preference": "preference-model", "preference-model": "preference-model"}
-    value = aliases.get(value, value)
+    value = KIND_ALIASES.get(value.lower(), value)
     if value not in api.KINDS:
         raise UnknownComponentError(
             f"unknown kind '{value}'{did_you_mean(value, api.KINDS)}; kinds: {', '.join(api.KINDS)}"

@@ -1,0 +1,226 @@
+"""``zobench run``, ``zobench validate``, ``zobench runs`` and ``zobench export``: the main job."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from zobench.bench import scheduler
+from zobench.bench.store import Store, load
+from zobench.bench.suite import Suite, load_suite
+from zobench.errors import ZobenchError
+from zobench.plugins import get_host
+
+DEFAULT_SUITE = "quickstart"
+
+
+def default_out(suite: Suite) -> Path:
+    """Where a suite's results go unless ``--out`` says otherwise: ``results/<suite name>``."""
+    return Path("results") / suite.name
+
+
+def _spread(mean: float | None, std: float | None) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "–"
+    return f"{mean:.4g}" if std is None or math.isnan(std) else f"{mean:.4g} ± {std:.2g}"
+
+
+def ranking_table(outcome: scheduler.SuiteOutcome) -> Table | None:
+    """The final ranking of algorithm labels by mean final score, as a rich table."""
+    ranked = scheduler.ranking(outcome.frame())
+    if ranked.is_empty():
+        return None
+    table = Table(title="ranking by mean final score (± std over seeds)", title_justify="left")
+    keys = [c for c in ranked.columns if c not in scheduler.RANKING_VALUES]
+    for column in ["#", *keys, "score", "normalized", "seeds"]:
+        table.add_column(column, overflow="fold")
+    for position, row in enumerate(ranked.iter_rows(named=True), start=1):
+        table.add_row(
+            str(position),
+            *(escape(str(row[k])) for k in keys),
+            _spread(row["score_mean"], row["score_std"]),
+            _spread(row["normalized_mean"], row["normalized_std"]),
+            str(row["seeds"]),
+        )
+    return table
+
+
+@click.command("run")
+@click.argument("suite", required=False, default=DEFAULT_SUITE, metavar="[SUITE_NAME_OR_FILE]")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Results folder.")
+@click.option("--seeds", type=click.IntRange(min=1), help="Override the suite's seeds: 0..N-1.")
+@click.option("--jobs", type=click.IntRange(min=1), help="Parallel workers (default: cores).")
+@click.option("--executor", default="process", show_default=True, help="serial, process, dask.")
+@click.option("--address", help="Dask scheduler address, e.g. tcp://host:8786.")
+@click.option("--fresh", is_flag=True, help="Recompute runs that are already done in the store.")
+@click.pass_context
+def run_command(
+    ctx: click.Context,
+    suite: str,
+    out: Path | None,
+    seeds: int | None,
+    jobs: int | None,
+    executor: str,
+    address: str | None,
+    fresh: bool,
+) -> None:
+    """Run a suite (default: the built-in 'quickstart') into a resumable results folder.
+
+    Runs already done in the folder are skipped, so an interrupted suite resumes where it
+    stopped. Failing runs are recorded with their error and the others go on; the exit code is
+    1 when any run failed. The results folder defaults to results/<suite name>/.
+
+    \b
+    Examples:
+      zobench run
+      zobench run my-suite.toml --out results/mine --jobs 4
+      zobench run quickstart --seeds 10 --executor dask --address tcp://10.0.0.5:8786
+    """
+    host = get_host()
+    parsed = load_suite(suite, host=host)
+    if seeds is not None:
+        parsed = parsed.with_seeds(seeds)
+    out = out or default_out(parsed)
+    pool = scheduler.make_executor(executor, jobs=jobs, address=address, host=host)
+    console = Console(stderr=True)
+    console.print(f"suite [bold]{escape(parsed.name)}[/bold] → {escape(str(out))}")
+    try:
+        outcome = scheduler.schedule(
+            parsed, out, executor=pool, fresh=fresh, console=console, host=host
+        )
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]: finished runs are stored; run again to resume")
+        ctx.exit(130)
+    stdout = Console()
+    table = ranking_table(outcome)
+    if table is not None:
+        stdout.print(table)
+    console.print(
+        f"{len(outcome.planned)} runs: {len(outcome.done)} done, "
+        f"{len(outcome.skipped)} already done (skipped), {len(outcome.failed)} failed"
+    )
+    for run_id, error in outcome.failed.items():
+        console.print(f"[red]failed[/red] {run_id}: {escape(error.splitlines()[0])}")
+    if outcome.failed:
+        console.print(f"details: zobench runs {escape(str(out))}")
+        ctx.exit(1)
+
+
+@click.command("validate")
+@click.argument("suite", metavar="FILE_OR_NAME")
+def validate_command(suite: str) -> None:
+    """Check a suite without running it, and print how many runs it expands into.
+
+    An unknown component gets a "did you mean"; a wrong type or unknown key names its TOML
+    path (e.g. algorithm[1].grid.trajectories[0]).
+
+    \b
+    Examples:
+      zobench validate my-suite.toml
+      zobench validate quickstart
+    """
+    host = get_host()
+    parsed = load_suite(suite, host=host)
+    runs = parsed.runs(host)
+    planned = scheduler.plan(runs, host)
+    seeds = len(parsed.seeds)
+    click.echo(
+        f"suite '{parsed.name}' is valid: {len(planned)} runs "
+        f"({len(planned) // seeds} configurations × {seeds} seeds)"
+    )
+
+
+@click.command("runs")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest records as JSON lines.")
+def runs_command(out: Path, as_json: bool) -> None:
+    """Show the status of every run in a results folder.
+
+    \b
+    Examples:
+      zobench runs results/quickstart
+      zobench runs results/quickstart --json | jq .error
+    """
+    store = Store(out)
+    records = sorted(
+        store.records(), key=lambda r: (r["spec"].get("label", ""), r["spec"]["seed"], r["run_id"])
+    )
+    if as_json:
+        for record in records:
+            click.echo(json.dumps(record))
+        return
+    table = Table(title=f"{escape(str(out))}: {len(records)} runs", title_justify="left")
+    for column in (
+        "run id",
+        "label",
+        "environment",
+        "preference",
+        "seed",
+        "status",
+        "wall s",
+        "error",
+    ):
+        table.add_column(column, overflow="fold")
+    for record in records:
+        spec = record["spec"]
+        status = record.get("status", "?")
+        error = (record.get("error") or "").splitlines()[:1]
+        table.add_row(
+            record["run_id"],
+            escape(str(spec.get("label", ""))),
+            escape(spec["environment"]["name"]),
+            escape(spec["preference"]["name"]),
+            str(spec["seed"]),
+            "[green]done[/green]" if status == "done" else f"[red]{escape(status)}[/red]",
+            f"{record.get('timings', {}).get('wall_s', float('nan')):.2f}",
+            escape(error[0] if error else ""),
+        )
+    Console().print(table)
+    failed = sum(r.get("status") != "done" for r in records)
+    click.echo(f"{len(records) - failed} done, {failed} failed")
+
+
+@click.command("export")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True
+)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
+def export_command(out: Path, fmt: str, output: Path | None) -> None:
+    """Write every finished run of a results folder as one long table.
+
+    Columns: suite, run_id, algorithm, label, environment, preference, topology, seed, one
+    '<table>.<setting>' column per swept setting (e.g. algorithm.trajectories), then the
+    runner's columns (iteration, ..., score, score_normalized, diag_*). The default output is
+    OUT/results.<format>.
+
+    \b
+    Examples:
+      zobench export results/quickstart
+      zobench export results/quickstart --format parquet --output quickstart.parquet
+    """
+    Store(out)  # a clear error when OUT is not a results folder
+    frame = load(out)
+    output = output or out / f"results.{fmt}"
+    try:
+        if fmt == "csv":
+            frame.write_csv(output)
+        else:
+            frame.write_parquet(output)
+    except OSError as exc:
+        raise ZobenchError(f"cannot write {output}: {exc}") from None
+    click.echo(
+        f"wrote {frame.height} rows of {frame.get_column('run_id').n_unique()} runs to {output}"
+    )
+
+
+def register(group: click.Group) -> None:
+    """Add this module's commands to the ``zobench`` group."""
+    for command in (run_command, validate_command, runs_command, export_command):
+        group.add_command(command)
