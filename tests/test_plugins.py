@@ -485,3 +485,41 @@ def test_lookup_suggests_close_names(example_installed):
         host.get("algorithm", "example-lapse-logistic")
     with pytest.raises(UnknownComponentError, match="did you mean 'algorithm'"):
         host.get("algorithms", "example-random-search")
+
+
+def test_a_family_resolves_name_suffixes_through_its_class():
+    """``family:suffix`` names go to the family's ``resolve``; plain components refuse a suffix."""
+    import pytest
+
+    import zobench
+    from zobench import api
+    from zobench.errors import UnknownComponentError
+    from zobench.plugins import PluginHost
+
+    class Family(api.Topology):
+        name = "family"
+        summary = "A family of topologies addressed as family:<size>."
+
+        @classmethod
+        def resolve(cls, suffix: str) -> type[api.Component]:
+            return type(f"Family{suffix}", (cls,), {"size": int(suffix)})
+
+    class Plain(api.Topology):
+        name = "plain"
+        summary = "No suffixes."
+
+    class Plugin:
+        @zobench.hookimpl
+        def zobench_register_topologies(self, register):
+            register(Family)
+            register(Plain)
+
+    host = PluginHost(entry_points=[], extra_plugins={"families": Plugin()}, environ={})
+    resolved = host.get("topology", "family:7")
+    assert resolved.obj.size == 7
+    assert resolved.name == "family:7"
+    assert host.get("topology", "family:7") is resolved
+    with pytest.raises(UnknownComponentError, match="takes no ':x' suffix"):
+        host.get("topology", "plain:x")
+    with pytest.raises(UnknownComponentError, match="no topology named 'nope'"):
+        host.get("topology", "nope:x")

@@ -88,6 +88,17 @@ class Component:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
 
+    @classmethod
+    def resolve(cls, suffix: str) -> type[Component]:
+        """The class serving ``name:suffix`` when this component is a family (e.g. ``gym:<EnvId>``).
+
+        A family overrides this to build (and may cache) a concrete class, whose ``Config`` can be
+        made for the suffix. Plain components take no suffix.
+        """
+        from zobench.errors import UnknownComponentError
+
+        raise UnknownComponentError(f"{cls.kind} '{cls.name}' takes no ':{suffix}' suffix")
+
 
 # ---------------------------------------------------------------------------------------------
 # Environments

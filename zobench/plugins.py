@@ -247,6 +247,12 @@ class PluginHost:
             )
         if (kind, name) in self.registry:
             return self.registry[(kind, name)]
+        if ":" in name and kind != "suite":
+            family, _, suffix = name.partition(":")
+            base = self.get(kind, family)
+            registration = dataclasses.replace(base, name=name, obj=base.obj.resolve(suffix))
+            self.registry[(kind, name)] = registration  # resolve once per process
+            return registration
         if (kind, name) in self.conflicts:
             owners = " and ".join(f"{r.distribution}" for r in self.conflicts[(kind, name)])
             raise PluginError(
