@@ -1,0 +1,306 @@
+"""PPO-RM: the classic RLHF pipeline — a Bradley–Terry reward model, then PPO on it.
+
+Christiano et al., "Deep RL from Human Preferences", NeurIPS 2017 (reward model by BT maximum
+likelihood on trajectory pairs) and Schulman et al., "Proximal Policy Optimization",
+arXiv 1707.06347 (clipped objective, GAE λ of Schulman et al. 2016); the ZPG paper's PPO-RM
+baseline (Zhang & Ying, arXiv 2409.17401; spec §4, §9).
+
+1. Reward model (first iteration, and every ``refresh_every`` iterations if set): a tabular
+   r_φ(s, a) over local state-action cells (shared by all agents, or one per agent), trajectory
+   value R_φ(τ) = Σ_t γ^t (1/n) Σ_i r_φ(s_i(t), a_i(t)), fit by maximising the BT likelihood
+   Σ_k log σ(±(R_φ(τ_k1) − R_φ(τ_k0))) of the panel's labels (+ a small ridge: constants and
+   unvisited cells are not identified), by Newton's method (the loss is convex in φ).
+2. PPO on r_φ (never on true rewards: preference-only). Each iteration: B episodes of π_θ,
+   per-agent learned rewards r̂_i(t) = r_φ(s_i(t), a_i(t)), a tabular value V_i(t, s) per agent,
+   GAE(λ) advantages (Schulman et al. 2016, eq. 16), then ``epochs`` passes of ``minibatches``
+   Adam steps on the clipped surrogate (PPO eq. 7)
+       L(θ) = E[min(ρ A, clip(ρ, 1 − ε, 1 + ε) A)],  ρ = π_θ(a|s) / π_old(a|s),
+   whose gradient ρ A ∇log π (zero where the clip is active) is one :func:`policy.score` call.
+   On a networked environment the learner is centralized (spec §7) with per-agent ratios; each
+   agent's advantage is the agents' mean (``credit = "global"``, the joint objective) or its own.
+
+Budget. zpg's defaults ask N·M = 200·20 = 4,000 votes per iteration. The default reward-model
+dataset is K = 40,000 pairs × M = 20 = 800,000 votes, all spent at iteration 1: equal to zpg's
+budget over 200 iterations (a RunSpec's default length); use ``pairs = 200·T`` for T iterations.
+Refreshes (off by default) add ``refresh_pairs``·M votes each. The papers' PPO-RM settings are
+unknown (spec §4); the PPO constants are the PPO paper's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+import zobench
+from zobench import api
+from zobench.api import param
+from zobench.sim import policy
+from zobench.sim.problem import Problem
+from zobench.sim.rollout import Trajectories
+from zobench_plugins.algorithms._optim import (
+    Adam,
+    labelled_pairs,
+    labels_from_votes,
+    logistic_loss,
+    logistic_slope,
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """PPO-RM settings. Default budget: 40,000 pairs × 20 votes = zpg's 4,000/iteration × 200."""
+
+    pairs: int = param(
+        40_000,
+        "Labelled pairs K from π_ref for the reward model. K·M = 800,000 votes equals zpg's "
+        "default budget over 200 iterations (N·M = 4,000 per iteration); use 200·T for T.",
+        source="ours",
+    )
+    evaluators: int = param(20, "Evaluators M per pair (zpg's M).", source="ours")
+    label: Literal["majority", "votes"] = param(
+        "votes",
+        "'votes': fit every vote (the BT likelihood of the M votes); 'majority': one label per "
+        "pair, ties by a fair coin.",
+        source="ours",
+    )
+    reward_model: Literal["shared", "per-agent"] = param(
+        "shared",
+        "r_φ(s, a) over local state-action cells shared by all agents, or one table per agent.",
+        source="ours",
+    )
+    ridge: float = param(1e-3, "Ridge penalty (ρ/2)‖φ‖² of the BT fit.", source="ours")
+    newton_steps: int = param(30, "Most Newton steps of the BT fit.", source="ours")
+    refresh_every: int = param(
+        0,
+        "Refit the reward model every this many iterations with new pairs (0: never).",
+        source="ours",
+    )
+    refresh_pairs: int = param(
+        200,
+        "Pairs of the current policy added at each refresh (200·M = 4,000 votes: zpg's "
+        "per-iteration budget).",
+        source="ours",
+    )
+    episodes: int = param(100, "Episodes B of π_θ per PPO iteration.", source="ours")
+    clip: float = param(0.2, "Clip range ε of the surrogate (PPO paper).", source="paper")
+    gae_lambda: float = param(0.95, "GAE λ (PPO paper's setting).", source="paper")
+    epochs: int = param(4, "Passes over each batch.", source="ours")
+    minibatches: int = param(4, "Mini-batches (of episodes) per pass.", source="ours")
+    learning_rate: float = param(0.05, "Adam step size of the policy.", source="ours")
+    value_rate: float = param(
+        0.5,
+        "Step of the tabular value towards the batch mean of its λ-return targets per cell.",
+        source="ours",
+    )
+    credit: Literal["global", "local"] = param(
+        "global",
+        "Advantage of each agent: the agents' mean (joint objective) or its own local one.",
+        source="ours",
+    )
+
+    def __post_init__(self) -> None:
+        counts = (self.pairs, self.evaluators, self.episodes, self.epochs, self.minibatches)
+        if min(counts) < 1 or self.newton_steps < 1 or self.refresh_pairs < 1:
+            raise ValueError("pairs, evaluators, episodes, epochs, minibatches must be >= 1")
+        if self.refresh_every < 0 or self.ridge < 0:
+            raise ValueError("refresh_every and ridge must be >= 0")
+        if not 0 < self.clip < 1 or not 0 <= self.gae_lambda <= 1:
+            raise ValueError("clip must lie in (0, 1) and gae_lambda in [0, 1]")
+        if not self.learning_rate > 0 or not 0 < self.value_rate <= 1:
+            raise ValueError("learning_rate must be > 0 and value_rate in (0, 1]")
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Reward model: tabular r_φ by Bradley–Terry maximum likelihood
+# ---------------------------------------------------------------------------------------------
+
+
+def cells(traj: Trajectories, n_states: int, n_actions: int, per_agent: bool) -> np.ndarray:
+    """Reward-table cell of every (episode, step, agent), ``(B, H, n)``: (agent,) s·A + a."""
+    index = traj.states[:, :-1] * n_actions + traj.actions
+    if per_agent:
+        index = index + np.arange(traj.actions.shape[2]) * (n_states * n_actions)
+    return index
+
+
+def features(index: np.ndarray, step_weights: np.ndarray, size: int) -> np.ndarray:
+    """Φ(τ) with R_φ(τ) = Φ(τ)·φ: Σ_t γ^t (1/n) Σ_i 1{cell = k}, shaped ``(B, size)``."""
+    B, _, n = index.shape
+    weights = np.broadcast_to((step_weights / n)[None, :, None], index.shape)
+    flat = (np.arange(B)[:, None, None] * size + index).ravel()
+    counts = np.bincount(flat, weights=weights.ravel(), minlength=B * size)
+    return counts.reshape(B, size)
+
+
+def fit_bradley_terry(
+    X: np.ndarray, y: np.ndarray, ridge: float, steps: int, phi: np.ndarray | None = None
+) -> tuple[np.ndarray, float]:
+    """Ridge BT maximum likelihood: argmin_φ mean_k ℓ(X_k φ, y_k) + (ρ/2)‖φ‖², by Newton.
+
+    ℓ is the logistic loss; X_k = Φ(τ_k1) − Φ(τ_k0). Gradient Xᵀ(σ(h) − y)/K + ρφ, Hessian
+    XᵀWX/K + ρI with W = σ(h)(1 − σ(h)); a tiny jitter keeps the solve defined at ρ = 0.
+    Returns φ and the final mean negative log-likelihood.
+    """
+    K, D = X.shape
+    phi = np.zeros(D) if phi is None else phi.copy()
+    for _ in range(steps):
+        h = X @ phi
+        slope = logistic_slope(h, y)
+        curvature = (slope + y) * (1.0 - slope - y)  # σ(h)(1 − σ(h))
+        grad = X.T @ slope / K + ridge * phi
+        hessian = (X.T * curvature) @ X / K + (ridge + 1e-9) * np.eye(D)
+        delta = np.linalg.solve(hessian, grad)
+        phi -= delta
+        if np.abs(delta).max() < 1e-7:
+            break
+    return phi, float(logistic_loss(X @ phi, y).mean())
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. PPO with GAE and a tabular value, on whatever per-step rewards it is given
+# ---------------------------------------------------------------------------------------------
+
+
+def gae(
+    rewards: np.ndarray, values: np.ndarray, gamma: float, lam: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """GAE(λ) advantages and λ-return targets, ``(B, H, n)`` each (Schulman et al. 2016).
+
+    ``values`` is ``(B, H + 1, n)`` with V = 0 after the last step (episodes end at H).
+    δ_t = r_t + γ V_{t+1} − V_t;  A_t = δ_t + γλ A_{t+1}.
+    """
+    deltas = rewards + gamma * values[:, 1:] - values[:, :-1]
+    advantages = np.empty_like(deltas)
+    running = np.zeros(deltas[:, 0].shape)
+    for t in range(deltas.shape[1] - 1, -1, -1):  # backwards in time, vectorized over (B, n)
+        running = deltas[:, t] + gamma * lam * running
+        advantages[:, t] = running
+    return advantages, advantages + values[:, :-1]
+
+
+class PPO:
+    """PPO's state: θ, Adam's moments and the tabular value V[i, t, s] (V[:, H] = 0)."""
+
+    def __init__(self, theta: np.ndarray, horizon: int, config: Config) -> None:
+        n, S, _ = theta.shape
+        self.theta = theta
+        self.value = np.zeros((n, horizon + 1, S))
+        self.optimizer = Adam(config.learning_rate)
+        self.config = config
+
+    def update(
+        self, traj: Trajectories, rewards: np.ndarray, gamma: float, rng: np.random.Generator
+    ) -> dict[str, float]:
+        """One PPO iteration on a batch and its per-step rewards ``(B, H, n)``."""
+        c = self.config
+        B, H, n = traj.actions.shape
+        states, actions = traj.states[:, :-1], traj.actions
+        agent = np.arange(n)
+        times = np.arange(H + 1)[None, :, None]
+        values = self.value[agent, times, traj.states]  # (B, H + 1, n); V[:, H] stays 0
+        advantages, targets = gae(rewards, values, gamma, c.gae_lambda)
+        if c.credit == "global":
+            advantages = np.broadcast_to(advantages.mean(axis=2, keepdims=True), advantages.shape)
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        # value: each visited cell (i, t, s) moves towards the mean of its λ-return targets
+        flat = ((agent * (H + 1) + times[:, :-1]) * self.value.shape[2] + states).ravel()
+        sums = np.bincount(flat, weights=targets.ravel(), minlength=self.value.size)
+        visits = np.bincount(flat, minlength=self.value.size)
+        seen = visits > 0
+        table = self.value.reshape(-1)
+        table[seen] += c.value_rate * (sums[seen] / visits[seen] - table[seen])
+
+        old = policy.log_prob(self.theta, states, actions)
+        clipped = 0.0
+        for _ in range(c.epochs):
+            for batch in np.array_split(rng.permutation(B), c.minibatches):
+                s, a, adv = states[batch], actions[batch], advantages[batch]
+                ratio = np.exp(policy.log_prob(self.theta, s, a) - old[batch])
+                # the min picks the clipped term (zero gradient) when ρ left [1−ε, 1+ε] in the
+                # direction the advantage favours
+                active = ~(((adv > 0) & (ratio > 1 + c.clip)) | ((adv < 0) & (ratio < 1 - c.clip)))
+                clipped += 1.0 - active.mean()
+                ascent = policy.score(self.theta, s, a, ratio * adv * active / adv.size)
+                self.theta = self.optimizer.step(self.theta, -ascent)
+        return {
+            "clip_fraction": clipped / (c.epochs * c.minibatches),
+            "mean_reward": float(rewards.mean()),
+        }
+
+
+def ppo_iteration(
+    problem: Problem, ppo: PPO, rewards_of: Callable[[Trajectories], np.ndarray]
+) -> dict[str, float]:
+    """B fresh episodes of π_θ, their rewards from ``rewards_of`` (learned, or true in tests),
+    then one PPO update."""
+    traj = problem.rollout(ppo.theta, ppo.config.episodes)
+    return ppo.update(traj, rewards_of(traj), problem.env.gamma, problem.rng)
+
+
+class PPORM(api.Algorithm):
+    """Reward model by BT maximum likelihood on labelled pairs, then PPO on the learned reward."""
+
+    name = "ppo-rm"
+    summary = (
+        "PPO on a tabular Bradley-Terry reward model fit to labelled pairs (default 800k votes = "
+        "zpg's 200 iterations); preference-only."
+    )
+    source = "Christiano et al. 2017 (reward model) + Schulman et al. 2017 (PPO); arXiv 2409.17401"
+    Config = Config
+    uses_rewards = False
+
+    def __init__(self, config: Config, problem: Problem) -> None:
+        super().__init__(config, problem)
+        env = problem.env
+        self.per_agent = config.reward_model == "per-agent"
+        self.size = env.n_states * env.n_actions * (env.n_agents if self.per_agent else 1)
+        self.step_weights = env.gamma ** np.arange(env.horizon)  # public: the objective's γ
+        self.ppo = PPO(self.theta, env.horizon, config)
+        self.X = np.zeros((0, self.size))
+        self.y = np.zeros(0)
+        self.phi: np.ndarray | None = None
+        self.bt_loss = float("nan")
+        """Mean negative BT log-likelihood of the last fit (a diagnostic)."""
+        self.iteration = 0
+
+    def _features(self, traj: Trajectories) -> np.ndarray:
+        env = self.problem.env
+        index = cells(traj, env.n_states, env.n_actions, self.per_agent)
+        return features(index, self.step_weights[: traj.horizon], self.size)
+
+    def refit(self, pairs: int) -> float:
+        """Label ``pairs`` new pairs of the current policy, add them, refit φ; the BT loss."""
+        c = self.config
+        first, second, p_hat = labelled_pairs(
+            self.problem, self.theta, self.theta, pairs, c.evaluators
+        )
+        self.X = np.concatenate([self.X, self._features(second) - self._features(first)])
+        self.y = np.concatenate([self.y, labels_from_votes(p_hat, c.label, self.problem.rng)])
+        self.phi, loss = fit_bradley_terry(self.X, self.y, c.ridge, c.newton_steps, self.phi)
+        return loss
+
+    def learned_rewards(self, traj: Trajectories) -> np.ndarray:
+        """r̂_i(t) = r_φ(s_i(t), a_i(t)), ``(B, H, n)``; never the true rewards."""
+        env = self.problem.env
+        return self.phi[cells(traj, env.n_states, env.n_actions, self.per_agent)]
+
+    def step(self) -> Mapping[str, float]:
+        """Fit (or refresh) the reward model when due, then one PPO iteration on it."""
+        c = self.config
+        if self.phi is None:
+            self.bt_loss = self.refit(c.pairs)  # step 1, from π_ref = π_θ0
+        elif c.refresh_every and self.iteration % c.refresh_every == 0:
+            self.bt_loss = self.refit(c.refresh_pairs)
+        self.iteration += 1
+        diagnostics = ppo_iteration(self.problem, self.ppo, self.learned_rewards)  # step 2
+        self.theta = self.ppo.theta
+        return {"bt_loss": self.bt_loss, **diagnostics}
+
+
+@zobench.hookimpl
+def zobench_register_algorithms(register):
+    """Register PPO-RM."""
+    register(PPORM)

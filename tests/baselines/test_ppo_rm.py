@@ -1,0 +1,133 @@
+"""PPO-RM: the learned reward orders trajectories like the true one, PPO itself solves the
+gridworld on true rewards, and the pipeline never reads rewards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import zobench
+from zobench.errors import RewardAccessError
+from zobench.sim import evaluate
+from zobench.sim.problem import build_problem
+from zobench.sim.rollout import rollout
+from zobench_plugins.algorithms import ppo_rm
+
+
+def _gridworld_problem(seed: int, *, uses_rewards: bool = False, **env):
+    return build_problem(
+        zobench.make("environment", "gridworld", **env),
+        zobench.make("preference-model", "bradley-terry"),
+        seed=seed,
+        uses_rewards=uses_rewards,
+    )
+
+
+def kendall_tau_untied(truth: np.ndarray, learned: np.ndarray) -> float:
+    """Kendall's τ over the pairs whose true values differ: mean of sign(Δtruth)·sign(Δlearned).
+
+    Pairs tied in the truth (many gridworld returns are equal) carry no order to recover.
+    """
+    d_true = np.sign(truth[:, None] - truth[None, :])
+    d_learned = np.sign(learned[:, None] - learned[None, :])
+    untied = np.triu(d_true != 0, k=1)
+    return float((d_true * d_learned)[untied].mean())
+
+
+def test_kendall_tau_helper():
+    x = np.array([0.0, 1.0, 2.0, 2.0])
+    assert kendall_tau_untied(x, x) == 1.0
+    assert kendall_tau_untied(x, -x) == -1.0
+    assert kendall_tau_untied(x, np.array([0.0, 2.0, 1.0, 3.0])) == pytest.approx(3 / 5)
+
+
+def test_learned_reward_orders_held_out_trajectories_like_the_true_reward():
+    """BT fit on 5,000 pairs × 20 votes from the uniform policy; held-out trajectories of the
+    uniform policy and of a policy drifting down-right (so that returns vary): Kendall τ over
+    the truly ordered pairs > 0.8 (measured 0.999 for seeds 0–2)."""
+    problem = _gridworld_problem(0)
+    algorithm = ppo_rm.PPORM(ppo_rm.Config(pairs=5000), problem)
+    algorithm.refit(algorithm.config.pairs)
+    rng = np.random.default_rng(99)
+    drifting = np.zeros(problem.theta_shape)
+    drifting[..., [1, 3]] = 1.0  # down, right
+    held_out = [
+        rollout(problem.env, theta, batch=300, rng=rng) for theta in (0 * drifting, drifting)
+    ]
+    truth = np.concatenate([problem.panel.returns(t) for t in held_out])
+    learned = np.concatenate([algorithm._features(t) @ algorithm.phi for t in held_out])
+    assert np.ptp(truth) > 5  # the held-out set spans a wide range of returns
+    assert kendall_tau_untied(truth, learned) > 0.8
+
+
+def test_gae_limits():
+    """λ = 1 with V = 0 gives the discounted reward-to-go; λ = 0 gives the one-step TD error."""
+    rng = np.random.default_rng(0)
+    rewards = rng.normal(size=(3, 5, 2))
+    values = np.concatenate([rng.normal(size=(3, 5, 2)), np.zeros((3, 1, 2))], axis=1)
+    gamma = 0.9
+    advantages, targets = ppo_rm.gae(rewards, np.zeros_like(values), gamma, 1.0)
+    to_go = np.stack(
+        [(rewards[:, t:] * gamma ** np.arange(5 - t)[None, :, None]).sum(axis=1) for t in range(5)],
+        axis=1,
+    )
+    np.testing.assert_allclose(advantages, to_go)
+    np.testing.assert_allclose(targets, to_go)
+    one_step, _ = ppo_rm.gae(rewards, values, gamma, 0.0)
+    np.testing.assert_allclose(one_step, rewards + gamma * values[:, 1:] - values[:, :-1])
+
+
+def test_ppo_on_the_true_reward_solves_the_gridworld():
+    """PPO alone, fed the TRUE rewards: normalized score ≥ 0.8 after 60 iterations of 100
+    episodes on the default gridworld for seeds 0 and 1 (measured 0.987 both)."""
+    for seed in (0, 1):
+        problem = _gridworld_problem(seed, uses_rewards=True)
+        env = problem.env
+        ppo = ppo_rm.PPO(problem.initial_theta(), env.horizon, ppo_rm.Config())
+        for _ in range(60):
+            ppo_rm.ppo_iteration(problem, ppo, problem.rewards)
+        refs = evaluate.references(env, episodes=10, seed=0)
+        tables = env.tables()
+        score = refs.normalise(evaluate.exact_value(tables, ppo.theta, env.horizon, env.gamma))
+        assert score >= 0.8, (seed, score)
+        assert problem.ledger.reward_obs == 60 * 100 * env.horizon
+
+
+def test_a_preference_only_pipeline_is_refused_true_rewards():
+    """PPO-RM's problem is preference-only: feeding PPO the true rewards raises."""
+    problem = _gridworld_problem(0, size=3, goal=(2, 2), horizon=6)
+    algorithm = ppo_rm.PPORM(ppo_rm.Config(pairs=20), problem)
+    with pytest.raises(RewardAccessError):
+        ppo_rm.ppo_iteration(problem, algorithm.ppo, problem.rewards)
+
+
+def test_ledger_counts_the_reward_model_votes_and_refreshes():
+    """K·M votes at the first iteration, refresh_pairs·M at each refresh; no reward reads."""
+    problem = _gridworld_problem(0, size=3, goal=(2, 2), horizon=6)
+    config = ppo_rm.Config(pairs=50, evaluators=3, episodes=10, refresh_every=2, refresh_pairs=5)
+    algorithm = ppo_rm.PPORM(config, problem)
+    for _ in range(5):  # fit at the first iteration, refreshes before iterations 3 and 5
+        algorithm.step()
+    ledger = problem.ledger
+    assert ledger.queries == (50 + 2 * 5) * 3
+    assert ledger.episodes == 2 * (50 + 2 * 5) + 5 * 10
+    assert ledger.reward_obs == 0
+    assert algorithm.X.shape == (60, algorithm.size)
+
+
+def test_per_agent_reward_model_has_one_table_per_agent():
+    from baseline_envs import line_problem
+
+    problem = line_problem(0, zobench.make("preference-model", "bradley-terry"), n_agents=3)
+    problem.uses_rewards = False  # as PPO-RM is built by the runner
+    algorithm = ppo_rm.PPORM(ppo_rm.Config(pairs=200, reward_model="per-agent"), problem)
+    algorithm.step()
+    assert algorithm.phi.shape == (3 * problem.env.n_states * problem.env.n_actions,)
+    assert problem.ledger.reward_obs == 0
+
+
+def test_default_budget_matches_zpg_over_200_iterations():
+    from zobench_plugins.algorithms import zpg
+
+    c, z = ppo_rm.Config(), zpg.Config()
+    assert c.pairs * c.evaluators == 200 * z.pairs * z.evaluators
