@@ -12,6 +12,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
+PADDED_WIDTH = 32
+"""Largest neighbourhood that :meth:`Network.neighbourhood_sum` sums by padded gathers (one
+whole-array gather per member slot); larger ones use ``np.add.reduceat``."""
+
 
 def _expand(indptr: np.ndarray, indices: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, ...]:
     """For each entry of ``nodes``, its neighbours: returns (entry index, neighbour) flat arrays."""
@@ -60,6 +64,8 @@ class Network:
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         # deepest breadth-first search so far: (hops, keys of reached pairs, last frontier)
         self._search: tuple[int, np.ndarray, np.ndarray] | None = None
+        # per κ: the padded gather table of neighbourhood_sum, or None (uneven sizes)
+        self._padded: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
 
     @classmethod
     def from_edges(cls, n_agents: int, edges: Iterable[tuple[int, int]] | np.ndarray) -> Network:
@@ -131,6 +137,39 @@ class Network:
             indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
             self._cache[kappa] = (indptr, keys % n)
 
+    def neighbourhood_sum(self, values: np.ndarray, kappa: int) -> np.ndarray:
+        """Σ_{j∈N_i^κ} values[..., j] for every agent i: same shape as ``values`` ``(..., n)``.
+
+        When the neighbourhoods are small and of similar sizes (a lattice, a ring, a chain) the
+        sum is D whole-array gathers, D the largest size (at most :data:`PADDED_WIDTH`), each
+        neighbourhood padded with its own agent and the excess subtracted: about 4× faster than
+        ``np.add.reduceat`` along the last axis at (20, 100,000). Large or uneven neighbourhoods
+        (a complete graph, a star's hub) use ``reduceat``.
+        """
+        values = np.asarray(values)
+        indptr, indices = self.neighbourhood(kappa)
+        if kappa not in self._padded:
+            sizes = np.diff(indptr)
+            width = int(sizes.max()) if len(sizes) else 0
+            table = None
+            if width <= PADDED_WIDTH and width * self.n_agents <= 2 * len(indices):
+                owner = np.repeat(np.arange(self.n_agents), sizes)
+                table = np.repeat(np.arange(self.n_agents)[None, :], width, axis=0)
+                table[np.arange(len(indices)) - indptr[owner], owner] = indices
+                table = (table, width - sizes)
+            self._padded[kappa] = table
+        padded = self._padded[kappa]
+        if padded is None:
+            # every neighbourhood contains its agent, so no segment is empty
+            return np.add.reduceat(values[..., indices], indptr[:-1], axis=-1)
+        table, excess = padded
+        total = np.take(values, table[0], axis=-1)
+        for column in table[1:]:  # a few hops' worth of gathers, not a loop over agents
+            total += np.take(values, column, axis=-1)
+        if excess.any():
+            total -= excess * values
+        return total
+
     def sizes(self, kappa: int) -> np.ndarray:
         """|N_i^κ| for every agent ``(n,)``."""
         return np.diff(self.neighbourhood(kappa)[0])
@@ -146,9 +185,44 @@ class Network:
             kappa += 1
         return kappa
 
+    def components(self) -> np.ndarray:
+        """Connected-component labels ``(n,)``: each agent gets the smallest agent index it reaches.
+
+        Minimum-label propagation with hooking and pointer jumping (Shiloach–Vishkin style): a
+        handful of rounds of whole-array operations, and memory linear in the number of edges;
+        unlike :meth:`diameter`, which holds every agent's whole neighbourhood, it serves
+        100,000 agents.
+        """
+        labels = np.arange(self.n_agents, dtype=np.int64)
+        linked = np.flatnonzero(self.degrees)  # reduceat needs non-empty segments
+        if not len(linked):
+            return labels
+        starts = self.indptr[linked]
+        while True:
+            # every agent takes the smallest label among itself and its neighbours ...
+            smaller = labels.copy()
+            nearest = np.minimum.reduceat(labels[self.indices], starts)
+            smaller[linked] = np.minimum(labels[linked], nearest)
+            # ... hands it on to the agent its old label names (hooking whole trees at once) ...
+            np.minimum.at(smaller, labels, smaller.copy())
+            # ... and follows labels to their fixed point (pointer jumping)
+            while not np.array_equal(jumped := smaller[smaller], smaller):
+                smaller = jumped
+            if np.array_equal(smaller, labels):
+                return labels
+            labels = smaller
+
     def is_connected(self) -> bool:
-        """True when every agent reaches every other."""
-        return bool((self.sizes(self.diameter()) == self.n_agents).all())
+        """True when every agent reaches every other (linear memory, see :meth:`components`)."""
+        return bool((self.components() == 0).all())
+
+    def message_count(self, kappa: int) -> int:
+        """Messages of one κ-hop gather: Σ_i (|N_i^κ| − 1), one per (receiver, other member).
+
+        Each agent receives one message from every other agent of its κ-hop neighbourhood
+        (relays over intermediate agents are not counted separately).
+        """
+        return int(self.sizes(kappa).sum()) - self.n_agents
 
     def __repr__(self) -> str:
         return f"Network(n_agents={self.n_agents}, edges={len(self.indices) // 2})"

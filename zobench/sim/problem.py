@@ -60,23 +60,38 @@ class Problem:
         """θ₀ = 0: the uniform policy (spec §9)."""
         return np.zeros(self.theta_shape)
 
-    def rollout(self, theta: np.ndarray, batch: int) -> Trajectories:
-        """``batch`` episodes of the policy θ; charges episodes and env steps."""
-        traj = rollout(self.env, theta, batch=batch, rng=self._episode_rng)
+    def rollout(self, theta: np.ndarray, batch: int, *, horizon: int | None = None) -> Trajectories:
+        """``batch`` episodes of the policy θ; charges episodes and env steps.
+
+        ``horizon`` shortens episodes below the environment's length (truncated feedback).
+        """
+        traj = rollout(self.env, theta, batch=batch, rng=self._episode_rng, horizon=horizon)
         self.ledger.charge_rollout(traj)
         return traj
 
     def rollout_pair(
-        self, theta0: np.ndarray, theta1: np.ndarray, batch: int, *, common_noise: bool = False
+        self,
+        theta0: np.ndarray,
+        theta1: np.ndarray,
+        batch: int,
+        *,
+        common_noise: bool = False,
+        horizon: int | None = None,
     ) -> tuple[Trajectories, Trajectories]:
         """Paired batches of θ₀ and θ₁ from the same initial-state distribution.
 
         With ``common_noise`` both share initial states, environment noise and action uniforms
         (common random numbers), which lowers the variance of their difference; otherwise they
-        are independent.
+        are independent. ``horizon`` shortens the episodes (truncated feedback).
         """
         first, second = paired_rollout(
-            self.env, theta0, theta1, batch=batch, rng=self._episode_rng, common_noise=common_noise
+            self.env,
+            theta0,
+            theta1,
+            batch=batch,
+            rng=self._episode_rng,
+            common_noise=common_noise,
+            horizon=horizon,
         )
         self.ledger.charge_rollout(first)
         self.ledger.charge_rollout(second)

@@ -1,0 +1,194 @@
+"""DZOPG: Distributed Zeroth-Order Policy Gradient from local human preferences.
+
+Dai, Wang, Wang, Qin & Yu, "Distributed zeroth-order policy gradient for networked multi-agent
+reinforcement learning with human feedback", arXiv 2605.15697, Algorithm 1; zobench spec §5.
+
+Every agent i holds its own softmax parameters θ_i and learns from nothing but the votes of its
+own evaluators on spatiotemporally truncated trajectories: the state-action sequences of its
+κ-hop neighbourhood N_i^κ over the first H steps. One iteration k (spec §5.3):
+
+    2:  every agent draws u_i ~ N(0, I_{d_i}), with no normalisation, so no coordination
+    3-4: N shared joint rollout pairs: τ_n ~ π_θ and τ'_n ~ π_{θ+μu}, H steps each
+    5:  agent i gathers its κ-hop neighbours' state-action sequences (the only messages)
+    6-7: M evaluators of agent i compare the pair's truncated returns
+             R_i(τ) = (1/n) Σ_{j∈N_i^κ} Σ_{t<H} γ^t r_j(t)                       (7)
+         and p̂_{i,n} = trim((1/M) Σ_m o_{i,n,m})                                 (10)
+    9:  ĝ_i = (1/(μ N)) Σ_n σ⁻¹(p̂_{i,n}) u_i                                      (11)
+    10: θ_i ← θ_i + α ĝ_i                                                          (12)
+
+Because E[u_i u_iᵀ] = I, the estimate needs no dimension factor (unlike ZPG's d/μ). All agents
+are handled together: the perturbation is one Gaussian array shaped like θ, the panel computes
+every agent's truncated return by a sparse gather over the κ-hop neighbourhoods, and (11) is one
+broadcast product; the cost of an iteration grows linearly in n at fixed κ.
+
+The papers' values of κ, H, N, M, μ, α and the trimming were lost (spec §5.4), so every default
+is zobench's proposal of spec §9 (``source="ours"``). The trimming and inverse link are ZPG's
+(:func:`zobench_plugins.algorithms.zpg.inverse_link`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+import zobench
+from zobench import api
+from zobench.api import param
+from zobench.sim.problem import Problem
+from zobench.sim.rollout import Trajectories
+from zobench_plugins.algorithms.zpg import inverse_link
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of DZOPG (Algorithm 1, spec §5.3; defaults spec §9, none of them the paper's)."""
+
+    kappa: int = param(
+        1,
+        "κ: hops of the neighbourhood whose trajectories agent i's evaluators see.",
+        source="ours",
+    )
+    horizon: int = param(
+        20,
+        "H: steps of the truncated trajectories (rollouts are H steps long; capped at the "
+        "environment's episode length).",
+        source="ours",
+    )
+    pairs: int = param(20, "N: shared joint rollout pairs per iteration.", source="ours")
+    evaluators: int = param(
+        10, "M: evaluators per agent per pair (one binomial draw).", source="ours"
+    )
+    mu: float = param(
+        0.2, "Perturbation scale μ: θ' = θ + μ u with u ~ N(0, I), not normalised.", source="ours"
+    )
+    step_size: float = param(0.05, "Ascent step α of eq. (12).", source="ours")
+    trim: Literal["constant", "bound"] = param(
+        "constant",
+        "Trimming of p̂ before σ⁻¹ (spec §1): 'constant' = (a) [D, 1 − D]; 'bound' = (b) "
+        "[σ(−B), σ(B)] with B bounding the truncated return differences.",
+        source="ours",
+    )
+    trim_margin: float = param(
+        0.01, "D of the 'constant' trimming (σ⁻¹ within ±4.6 for BT).", source="ours"
+    )
+    return_bound: float | None = param(
+        None,
+        "B of the 'bound' trimming. None derives it from public facts: the environment's "
+        "per-step reward span (`reward_span`, else 1) × max_i |N_i^κ| / n × Σ_{t<H} w_t.",
+        source="ours",
+    )
+    common_noise: bool = param(
+        False,
+        "Share the environment and action randomness within each pair (common random numbers). "
+        "Off by default: Algorithm 1 runs the two joint policies independently.",
+        source="ours",
+    )
+
+    def __post_init__(self) -> None:
+        if self.kappa < 0 or self.horizon < 1:
+            raise ValueError("need kappa >= 0 and horizon >= 1")
+        if self.pairs < 1 or self.evaluators < 1:
+            raise ValueError("pairs and evaluators must be at least 1")
+        if not self.mu > 0:
+            raise ValueError(f"mu must be positive, got {self.mu}")
+        if not 0.0 < self.trim_margin < 0.5:
+            raise ValueError(f"trim_margin must lie in (0, 1/2), got {self.trim_margin}")
+        if self.return_bound is not None and not self.return_bound > 0:
+            raise ValueError(f"return_bound must be positive, got {self.return_bound}")
+
+
+def truncation_horizon(problem: Problem, config: Config) -> int:
+    """H, capped at the environment's episode length (the objective looks no further)."""
+    return min(config.horizon, problem.env.horizon)
+
+
+def truncated_return_bound(problem: Problem, config: Config) -> float:
+    """B ≥ |R_i(τ') − R_i(τ)| for every agent: span · max_i |N_i^κ| / n · Σ_{t<H} w_t.
+
+    Only public knowledge enters: the reward span the environment declares, the network and the
+    panel's step weights (γ^t, and myopia if any), never a reward.
+    """
+    span = float(getattr(problem.env, "reward_span", 1.0))
+    largest = int(problem.network.sizes(config.kappa).max())
+    weights = problem.panel.step_weights(truncation_horizon(problem, config))
+    return span * largest / problem.n_agents * float(weights.sum())
+
+
+def joint_rollout_pairs(
+    problem: Problem, theta: np.ndarray, perturbed: np.ndarray, config: Config
+) -> tuple[Trajectories, Trajectories]:
+    """Lines 3–4: N joint episodes of π_θ and N of π_{θ+μu}, H steps each; charges the ledger.
+
+    The rollouts are H steps long rather than the environment's episode length, which is what
+    the truncated feedback needs.
+    """
+    return problem.rollout_pair(
+        theta,
+        perturbed,
+        config.pairs,
+        common_noise=config.common_noise,
+        horizon=truncation_horizon(problem, config),
+    )
+
+
+def charge_messages(problem: Problem, config: Config) -> None:
+    """Line 5's communication: per pair, agent i receives one message from every other member
+    of N_i^κ, carrying that agent's two state-action sequences (current and perturbed), 2·H
+    numbers each."""
+    messages = config.pairs * problem.network.message_count(config.kappa)
+    problem.ledger.messages += messages
+    problem.ledger.values_moved += messages * 2 * (2 * truncation_horizon(problem, config))
+
+
+def estimate_gradient(
+    problem: Problem, theta: np.ndarray, config: Config, perturbation: np.ndarray | None = None
+) -> tuple[np.ndarray, dict[str, float]]:
+    """Every agent's local estimate ĝ_i of eq. (11), stacked like θ ``(n, S, A)``.
+
+    ``perturbation`` overrides the random u (tests); otherwise u is drawn from the algorithm's
+    own stream, all agents at once (each agent's block is an independent N(0, I)).
+    """
+    u = problem.rng.standard_normal(theta.shape) if perturbation is None else perturbation  # 2
+    current, perturbed = joint_rollout_pairs(problem, theta, theta + config.mu * u, config)  # 3-4
+    charge_messages(problem, config)  # 5
+    H = truncation_horizon(problem, config)
+    # 6-7: p̂_{i,n}, shaped (N, n): agent i's M evaluators on its κ-hop, H-step returns (7)-(9)
+    p_hat = problem.panel.compare(
+        current, perturbed, config.evaluators, horizon=H, kappa=config.kappa
+    )
+    trimming = config
+    if config.trim == "bound" and config.return_bound is None:
+        trimming = dataclasses.replace(config, return_bound=truncated_return_bound(problem, config))
+    deltas = inverse_link(problem, p_hat, trimming)  # σ⁻¹(trim(p̂)) of (10), (N, n)
+    mean_delta = deltas.mean(axis=0)  # (1/N) Σ_n, per agent
+    grad = (mean_delta / config.mu)[:, None, None] * u  # (11)
+    return grad, {
+        "mean_delta": float(mean_delta.mean()),
+        "grad_norm": float(np.linalg.norm(grad)),
+    }
+
+
+class DZOPG(api.Algorithm):
+    """Distributed ZOPG: Gaussian perturbations, shared rollouts, κ-hop local votes, local steps."""
+
+    name = "dzopg"
+    summary = "Distributed zeroth-order PG: per-agent κ-hop, H-step preference feedback (Alg. 1)."
+    source = "Dai et al., arXiv 2605.15697, Algorithm 1"
+    Config = Config
+    uses_rewards = False
+
+    def step(self) -> Mapping[str, float]:
+        """One iteration of Algorithm 1: estimate every ĝ_i, then θ_i ← θ_i + α ĝ_i (12)."""
+        grad, diagnostics = estimate_gradient(self.problem, self.theta, self.config)
+        self.theta = self.theta + self.config.step_size * grad  # 10: local updates
+        return diagnostics
+
+
+@zobench.hookimpl
+def zobench_register_algorithms(register):
+    """Register DZOPG."""
+    register(DZOPG)

@@ -1,0 +1,255 @@
+"""Predator–prey (DZOPG §5.2; spec §5.5): n predators capture static prey on a grid with obstacles.
+
+Each agent (predator) observes only its own cell and takes one of the five actions of
+:data:`~zobench_plugins.environments.net_gridworld.ACTIONS`. A move into the boundary or an
+obstacle leaves the agent where it is; with probability ``slip`` a move fails (0 by default,
+the paper names no transition noise). The prey never move and disappear once caught. Agent i's
+reward after step t is (eq. 38, reconstructed in spec §5.5)
+
+    r_i(t) = −c_time + Σ_{k ∈ 𝒫(t)} 1{s_i(t+1) = p_k} · R_cap / |𝒞_k(t)| − η · d_i(t),
+
+with 𝒫(t) the prey remaining before the step, 𝒞_k(t) the agents that stand on prey k after it
+(they share its capture reward), and d_i(t) = min_{k ∈ 𝒫(t)} ‖s_i(t+1) − p_k‖₂. Rewards are
+taken at the positions after the move, as in the networked GridWorld, so that an action is
+paid for on its own step. Once every prey is caught the task is done and every later reward is
+0; otherwise the time cost would be paid whatever the agents do and reward nothing.
+
+**State between reset and the end of an episode.** Which prey remain is not part of any
+agent's local state (the paper's agents see only their own position), so the environment keeps
+a per-episode mask ``(B, n_prey)``: :meth:`reset` starts it full and :meth:`step` removes the
+prey caught. An instance therefore runs one batch of episodes at a time, reset → H steps, which
+is how :mod:`zobench.sim.rollout` drives it; a step on a batch of another size is refused. For
+the same reason there are no exact tables (the joint model would need the mask), and the
+"optimal" reference is the Monte Carlo value of the greedy policy toward the nearest prey.
+
+Layout: obstacles, prey and starts that are not listed are drawn by a rule seeded by
+``layout_seed`` (obstacles redrawn until the free cells are connected; starts distinct while
+free cells last, then shared), so any number of agents works; ``size = None`` grows the grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import zobench
+from zobench import api
+from zobench_plugins.environments.net_gridworld import (
+    ACTIONS,
+    coordinates,
+    fitting_size,
+    greedy_theta,
+    spread_cells,
+)
+
+LAYOUT_TRIES = 100
+"""Obstacle draws tried before giving up on a layout whose free cells are connected."""
+
+Cells = tuple[tuple[int, int], ...]
+
+
+def grid_distances(next_cells: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """Fewest moves from every cell to the nearest of ``sources`` (inf if unreachable).
+
+    Multi-source breadth-first search over the move table ``(S, A)`` (moves are reversible on
+    a grid, so distances to and from the sources agree); each round expands the whole frontier.
+    """
+    S = len(next_cells)
+    distance = np.full(S, np.inf)
+    distance[sources] = 0.0
+    frontier = np.unique(sources)
+    hops = 0
+    while len(frontier):
+        hops += 1
+        reached = np.unique(next_cells[frontier])
+        frontier = reached[np.isinf(distance[reached])]
+        distance[frontier] = hops
+    return distance
+
+
+@dataclass(frozen=True)
+class PredatorPreyConfig:
+    """Settings of predator–prey (spec §5.5; every value is zobench's, spec §9)."""
+
+    n_agents: int = api.param(8, "Number of predators n.", source="ours")
+    size: int | None = api.param(
+        7,
+        "Side L of the grid. None: the smallest L ≥ 3 with a distinct cell for every "
+        "obstacle, prey and agent.",
+        source="ours",
+    )
+    n_prey: int = api.param(3, "Number of prey (listed ones included).", source="ours")
+    prey: tuple[tuple[int, int], ...] = api.param(
+        (), "Prey cells (x, y); the rest are drawn by the rule.", source="ours"
+    )
+    n_obstacles: int = api.param(4, "Number of obstacle cells (listed included).", source="ours")
+    obstacles: tuple[tuple[int, int], ...] = api.param(
+        (), "Obstacle cells (x, y); the rest drawn.", source="ours"
+    )
+    starts: tuple[tuple[int, int], ...] = api.param(
+        (), "Start cells of the first agents; the rest drawn.", source="ours"
+    )
+    layout_seed: int = api.param(0, "Seed of the layout rule.", source="ours")
+    time_cost: float = api.param(0.1, "c_time paid by every agent every step.", source="ours")
+    capture_reward: float = api.param(
+        10.0, "R_cap, shared by the agents on a prey when it is caught.", source="ours"
+    )
+    shaping: float = api.param(
+        0.1, "η of the distance shaping −η · (distance to the nearest prey).", source="ours"
+    )
+    slip: float = api.param(0.0, "Probability that a move fails (the agent stays).", source="ours")
+    horizon: int = api.param(30, "Episode length of the objective.", source="ours")
+    gamma: float = api.param(0.95, "Discount γ of the objective.", source="ours")
+
+    def __post_init__(self) -> None:
+        if self.n_agents < 1 or self.n_prey < 1 or self.n_obstacles < 0:
+            raise ValueError("need n_agents >= 1, n_prey >= 1 and n_obstacles >= 0")
+        if len(self.prey) > self.n_prey or len(self.obstacles) > self.n_obstacles:
+            raise ValueError("more prey or obstacles listed than n_prey or n_obstacles")
+        if len(self.starts) > self.n_agents:
+            raise ValueError(f"{len(self.starts)} starts listed for {self.n_agents} agents")
+        listed = [*self.prey, *self.obstacles, *self.starts]
+        if any(len(c) != 2 or min(c) < 0 for c in listed):
+            raise ValueError("listed cells must be (x, y) with x, y >= 0")
+        if self.size is not None and (self.size < 2 or any(max(c) >= self.size for c in listed)):
+            raise ValueError(f"size must be >= 2 and hold every listed cell, got {self.size}")
+        if len({*self.prey, *self.obstacles}) < len(self.prey) + len(self.obstacles):
+            raise ValueError("prey and obstacle cells must be distinct")
+        if not 0.0 <= self.slip < 1.0:
+            raise ValueError(f"slip must lie in [0, 1), got {self.slip}")
+        if self.time_cost < 0 or self.capture_reward < 0 or self.shaping < 0:
+            raise ValueError("time_cost, capture_reward and shaping must be >= 0")
+        if self.horizon < 1 or not 0.0 < self.gamma <= 1.0:
+            raise ValueError("need horizon >= 1 and gamma in (0, 1]")
+
+
+class PredatorPrey(api.Environment):
+    """Predators on a grid with obstacles capture static prey, sharing each capture's reward."""
+
+    name = "predator-prey"
+    summary = "Predator–prey: agents capture static prey on a grid with obstacles (DZOPG §5.2)."
+    source = "Dai et al., arXiv 2605.15697, §5.2 (every setting: zobench defaults, spec §9)"
+    Config = PredatorPreyConfig
+    networked = True
+    default_topology = "chain"
+    noise_dims = 1
+
+    def __init__(self, config: PredatorPreyConfig | None = None) -> None:
+        super().__init__(config)
+        c = self.config
+        n = c.n_agents
+        L = c.size
+        if L is None:
+            L = fitting_size(3, c.n_obstacles + c.n_prey + n, [*c.prey, *c.obstacles, *c.starts])
+        self.size = L
+        self.n_agents, self.n_states, self.n_actions = n, L * L, len(ACTIONS)
+        self.horizon, self.gamma = c.horizon, c.gamma
+        rng = np.random.default_rng(c.layout_seed)
+        xy = coordinates(L)
+
+        def cells(listed: Cells) -> np.ndarray:
+            return np.array([x * L + y for x, y in listed], dtype=np.int64)
+
+        prey, obstacles, starts = cells(c.prey), cells(c.obstacles), cells(c.starts)
+        for _ in range(LAYOUT_TRIES):
+            extra = self._draw(c.n_obstacles - len(obstacles), [prey, obstacles, starts], rng)
+            blocked = np.concatenate([obstacles, extra])
+            self._next = self._moves(xy, blocked)
+            free = np.setdiff1d(np.arange(L * L), blocked)
+            if np.isfinite(grid_distances(self._next, free[:1])[free]).all():
+                break
+        else:
+            raise ValueError(
+                f"no obstacle layout with connected free cells in {LAYOUT_TRIES} draws"
+            )
+        self.obstacles = blocked
+        """Obstacle cells ``(n_obstacles,)``."""
+        self.prey = np.concatenate(
+            [prey, self._draw(c.n_prey - len(prey), [prey, blocked, starts], rng)]
+        )
+        """Prey cells ``(n_prey,)``; prey k is column k of the remaining-prey mask."""
+        placed = spread_cells(
+            L,
+            n - len(starts),
+            reserved=np.concatenate([blocked, self.prey, starts]),
+            first=np.zeros(0, dtype=np.int64),
+            rng=rng,
+        )
+        self.starts = np.concatenate([starts, placed])
+        """Start cell of every agent ``(n,)``."""
+        self._prey_of_cell = np.full(L * L, -1, dtype=np.int64)
+        self._prey_of_cell[self.prey] = np.arange(len(self.prey))
+        self._prey_distance = np.linalg.norm(xy[:, None, :] - xy[self.prey][None], axis=-1)
+        self.reward_span = max(c.capture_reward, c.time_cost) + c.shaping * np.sqrt(2) * (L - 1)
+        """Width of the per-step reward range (the ZO algorithms' return bounds use it)."""
+        self._remaining: np.ndarray | None = None
+
+    def _draw(self, count: int, taken: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        """``count`` distinct random cells outside ``taken`` (layout helper)."""
+        free = np.setdiff1d(np.arange(self.n_states), np.concatenate(taken))
+        if count > len(free):
+            raise ValueError(f"the {self.size}×{self.size} grid has too few free cells")
+        return rng.choice(free, size=count, replace=False) if count > 0 else free[:0]
+
+    def _moves(self, xy: np.ndarray, blocked: np.ndarray) -> np.ndarray:
+        """Next cell of every (cell, action) ``(S, A)``: off-grid or into an obstacle → stay."""
+        L = self.size
+        target = xy[:, None, :] + ACTIONS[None]
+        inside = ((target >= 0) & (target < L)).all(-1)
+        cell = np.where(inside, target[..., 0] * L + target[..., 1], np.arange(L * L)[:, None])
+        return np.where(np.isin(cell, blocked), np.arange(L * L)[:, None], cell)
+
+    # -- dynamics ------------------------------------------------------------------------------
+
+    def reset(self, noise: np.ndarray) -> np.ndarray:
+        """Fixed starts; every prey present again (the per-episode mask is reset)."""
+        B = noise.shape[0]
+        self._remaining = np.ones((B, len(self.prey)), dtype=bool)
+        return np.broadcast_to(self.starts, noise.shape[:2]).copy()
+
+    def step(
+        self, states: np.ndarray, actions: np.ndarray, noise: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Blocked moves stay; captures share R_cap; shaping; caught prey leave (eq. 38)."""
+        remaining = self._remaining
+        B = states.shape[0]
+        if remaining is None or remaining.shape[0] != B:
+            raise RuntimeError(
+                "predator-prey tracks the remaining prey per episode: call reset() on this "
+                "batch before step()"
+            )
+        c = self.config
+        moved = np.take(self._next, states * self.n_actions + actions)
+        if c.slip:
+            moved = np.where(noise[..., 0] < c.slip, states, moved)
+        active = remaining.any(axis=1, keepdims=True)  # episodes with prey left (B, 1)
+        # captures: agents standing on a prey that is still there
+        prey = np.take(self._prey_of_cell, moved)  # (B, n), −1 off prey
+        on = prey >= 0
+        on &= np.take_along_axis(remaining, np.maximum(prey, 0), axis=1)
+        key = (np.arange(B)[:, None] * len(self.prey) + prey)[on]
+        captors = np.bincount(key, minlength=remaining.size).reshape(remaining.shape)
+        share = np.zeros(states.shape)
+        share[on] = c.capture_reward / captors.ravel()[key]
+        # distance shaping to the nearest remaining prey (0 once none remain)
+        distance = np.where(remaining[:, None, :], self._prey_distance[moved], np.inf).min(-1)
+        rewards = np.where(active, -c.time_cost + share - c.shaping * distance, 0.0)
+        self._remaining = remaining & (captors == 0)
+        return moved, rewards
+
+    # -- reference -----------------------------------------------------------------------------
+
+    def reference_policy(self) -> np.ndarray:
+        """Greedy toward the nearest prey: in every cell, the move with the fewest steps left.
+
+        Distances go around obstacles (breadth-first search from the prey). The policy sees its
+        own cell only, so it cannot know which prey are gone: an approximate reference.
+        """
+        return greedy_theta(self.n_agents, self._next, grid_distances(self._next, self.prey))
+
+
+@zobench.hookimpl
+def zobench_register_environments(register):
+    """Register predator–prey."""
+    register(PredatorPrey)
