@@ -385,3 +385,29 @@ def test_other_construction_errors_fail():
 
     with pytest.raises(AssertionError, match="cannot be built with its default Config"):
         check_constructs(Broken)
+
+
+def test_the_kit_catches_an_understated_reward_span():
+    """Rewards wider than the declared span would mislead every preference-only trimming bound."""
+    import dataclasses
+
+    import pytest
+
+    from zobench import testing
+    from zobench_plugins.environments.gridworld import GridWorld, GridWorldConfig
+
+    @dataclasses.dataclass(frozen=True)
+    class TinyConfig(GridWorldConfig):
+        """A 2x2 grid, so random actions reach the goal and rewards vary."""
+
+        size: int = 2
+        goal: tuple[int, int] = (1, 1)
+
+    class Understated(GridWorld):
+        name = "understated-gridworld"
+        summary = "A gridworld that claims rewards never vary."
+        Config = TinyConfig
+        reward_span = 0.0
+
+    with pytest.raises(AssertionError, match="reward_span"):
+        testing.check_deterministic(Understated)

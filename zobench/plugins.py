@@ -272,6 +272,10 @@ class PluginHost:
         matches = self.components_named(name)
         if matches:
             return matches[0]
+        if ":" in name:  # a family member, e.g. gym:FrozenLake-v1
+            family = name.partition(":")[0]
+            for registration in self.components_named(family):
+                return self.get(registration.kind, name)
         every = sorted({n for _, n in self.registry})
         hint = did_you_mean(name, every)
         if not hint and every:

@@ -377,6 +377,7 @@ def _check_environment(cls: type) -> None:
     _check_states(cls, "reset", states[0], batch, env)
     if not _same(states[0], states[1]):
         _fail(cls, "reset() gave different states for the same noise")
+    low, high = np.inf, -np.inf
     for t in range(env.horizon):
         actions = rng.integers(0, env.n_actions, size=(batch, n))
         noise = rng.random((batch, n, env.noise_dims))
@@ -391,6 +392,10 @@ def _check_environment(cls: type) -> None:
         if not (_same(s0, s1) and _same(r0, r1)):
             _fail(cls, f"step {t}: the same states, actions and noise gave different results")
         states = [s0, s1]
+        low, high = min(low, rewards.min()), max(high, rewards.max())
+    # preference-only algorithms bound return differences with the declared span
+    if high - low > env.reward_span * (1 + 1e-9):
+        _fail(cls, f"rewards spanned {high - low:g} but reward_span declares {env.reward_span:g}")
     tables = env.tables()
     if tables is not None:
         joint_s, joint_a = env.n_states**n, env.n_actions**n
