@@ -10,6 +10,14 @@ from typing import Any
 SPEC_VERSION = 1
 """Bumped when the meaning of a spec changes, so old run ids stop matching."""
 
+COMPONENT_KINDS: dict[str, str] = {
+    "algorithm": "algorithm",
+    "environment": "environment",
+    "preference": "preference-model",
+    "topology": "topology",
+}
+"""Spec field (and suite table) name → the plugin kind the host registers it under."""
+
 
 @dataclass(frozen=True)
 class ComponentSpec:
@@ -68,6 +76,14 @@ class RunSpec:
     def display_label(self) -> str:
         """The label shown in tables: the explicit label, else the algorithm's name."""
         return self.label or self.algorithm.name
+
+    def components(self) -> dict[str, ComponentSpec]:
+        """The spec's components by field name (``algorithm``, ``environment``, ...), if set."""
+        return {
+            field_name: getattr(self, field_name)
+            for field_name in COMPONENT_KINDS
+            if getattr(self, field_name) is not None
+        }
 
     def canonical(self) -> dict[str, Any]:
         """Everything that determines the run's numbers, in a stable JSON-ready form.

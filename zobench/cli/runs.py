@@ -43,7 +43,7 @@ def ranking_table(outcome: scheduler.SuiteOutcome) -> Table | None:
     for position, row in enumerate(ranked.iter_rows(named=True), start=1):
         table.add_row(
             str(position),
-            *(escape(str(row[k])) for k in keys),
+            *(escape("–" if row[k] is None else str(row[k])) for k in keys),
             _spread(row["score_mean"], row["score_std"]),
             _spread(row["normalized_mean"], row["normalized_std"]),
             str(row["seeds"]),
@@ -57,7 +57,7 @@ def ranking_table(outcome: scheduler.SuiteOutcome) -> Table | None:
 @click.option("--seeds", type=click.IntRange(min=1), help="Override the suite's seeds: 0..N-1.")
 @click.option("--jobs", type=click.IntRange(min=1), help="Parallel workers (default: cores).")
 @click.option("--executor", default="process", show_default=True, help="serial, process, dask.")
-@click.option("--address", help="Dask scheduler address, e.g. tcp://host:8786.")
+@click.option("--address", help="Dask scheduler address (implies --executor dask).")
 @click.option("--fresh", is_flag=True, help="Recompute runs that are already done in the store.")
 @click.pass_context
 def run_command(
@@ -80,13 +80,15 @@ def run_command(
     Examples:
       zobench run
       zobench run my-suite.toml --out results/mine --jobs 4
-      zobench run quickstart --seeds 10 --executor dask --address tcp://10.0.0.5:8786
+      zobench run quickstart --seeds 10 --address tcp://10.0.0.5:8786
     """
     host = get_host()
     parsed = load_suite(suite, host=host)
     if seeds is not None:
         parsed = parsed.with_seeds(seeds)
     out = out or default_out(parsed)
+    if address and ctx.get_parameter_source("executor") is click.core.ParameterSource.DEFAULT:
+        executor = "dask"  # an address only means something to a cluster
     pool = scheduler.make_executor(executor, jobs=jobs, address=address, host=host)
     console = Console(stderr=True)
     console.print(f"suite [bold]{escape(parsed.name)}[/bold] → {escape(str(out))}")

@@ -1,0 +1,35 @@
+"""The ``serial`` executor: runs one task after another in this process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ClassVar
+
+import zobench
+from zobench import api
+
+
+class SerialExecutor(api.Executor):
+    """Runs the tasks one by one in the calling process, in order.
+
+    The simplest and most debuggable executor (a breakpoint in an algorithm just works), and the
+    one with live per-run progress, since runs happen where the display is.
+    """
+
+    name = "serial"
+    summary = "Run one run after another in this process (debugging, live per-run progress)."
+    in_process: ClassVar[bool] = True
+    """Tasks run in the scheduler's own process (so in-process progress reporting reaches it)."""
+
+    def map_unordered(
+        self, fn: Callable[[Any], Any], tasks: Sequence[Any]
+    ) -> Iterator[tuple[int, Any]]:
+        """Yield ``(index, fn(task))`` in task order."""
+        for index, task in enumerate(tasks):
+            yield index, fn(task)
+
+
+@zobench.hookimpl
+def zobench_register_executors(register: Callable[[type], None]) -> None:
+    """Register the serial executor."""
+    register(SerialExecutor)

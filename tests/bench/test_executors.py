@@ -1,0 +1,109 @@
+"""Executors: the map_unordered contract, identical numbers everywhere, clean shutdown."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from zobench.bench import scheduler
+from zobench.bench.suite import parse_suite
+from zobench.errors import ZobenchError
+
+pytestmark = pytest.mark.usefixtures("clean_plugin_env")
+
+SUITE = """
+name = "executors"
+seeds = 3
+iterations = 4
+eval_every = 2
+eval_episodes = 16
+
+[environment]
+name = "gridworld"
+size = 3
+goal = [2, 2]
+horizon = 6
+
+[preference]
+name = "bradley-terry"
+
+[[algorithm]]
+name = "zpg"
+pairs = 4
+[algorithm.grid]
+mu = [0.25, 0.5]
+"""
+
+
+@pytest.mark.parametrize(("name", "options"), [("serial", {}), ("process", {"jobs": 2})])
+def test_every_task_index_comes_back_once_with_its_result(name: str, options: dict) -> None:
+    executor = scheduler.make_executor(name, **options)
+    tasks = list(range(7))
+    results = dict(executor.map_unordered(math.factorial, tasks))
+    assert results == {i: math.factorial(i) for i in tasks}
+    assert list(executor.map_unordered(math.factorial, [])) == []
+
+
+def test_serial_process_and_dask_give_identical_tables(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    suite = parse_suite(SUITE)
+    tables = {}
+    for name, options in [("serial", {}), ("process", {"jobs": 2}), ("dask", {"jobs": 2})]:
+        executor = scheduler.make_executor(name, **options)
+        outcome = scheduler.schedule(suite, tmp_path / name, executor=executor)
+        assert len(outcome.done) == 6, outcome.failed
+        tables[name] = outcome.frame().drop("wall_s").sort("run_id", "iteration")
+    assert tables["serial"].height == 6 * 3
+    assert tables["process"].equals(tables["serial"])
+    assert tables["dask"].equals(tables["serial"])
+
+
+def test_dask_workers_do_not_get_malloc_trim_threshold() -> None:
+    pytest.importorskip("distributed")
+    executor = scheduler.make_executor("dask", jobs=1)
+    names = ["MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS"]
+    seen = dict(executor.map_unordered(os.getenv, names))
+    assert seen[0] is None
+    assert seen[1] == "1"  # the rest of dask's pre-spawn environment is kept
+
+
+def test_missing_dask_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # makes `import distributed` fail
+    with pytest.raises(ZobenchError, match=r'pip install -e "\.\[dask\]"'):
+        scheduler.make_executor("dask")
+
+
+def test_process_workers_stop_at_once_when_the_caller_stops() -> None:
+    executor = scheduler.make_executor("process", jobs=2)
+    results = executor.map_unordered(time.sleep, [0.0, 60.0, 60.0])
+    assert next(results) == (0, None)
+    start = time.perf_counter()
+    results.close()  # what an interrupted scheduler does
+    assert time.perf_counter() - start < 10
+
+
+def test_dask_connects_to_a_running_cluster_by_address(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    suite = parse_suite(SUITE.replace("seeds = 3", "seeds = 1"))
+    reference = scheduler.schedule(
+        suite, tmp_path / "serial", executor=scheduler.make_executor("serial")
+    )
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        executor = scheduler.make_executor("dask", address=cluster.scheduler_address)
+        remote = scheduler.schedule(suite, tmp_path / "dask", executor=executor)
+    assert sorted(remote.done) == sorted(reference.done)
+    key = ["run_id", "iteration"]
+    assert (
+        remote.frame().drop("wall_s").sort(key).equals(reference.frame().drop("wall_s").sort(key))
+    )
+
+
+def test_a_dying_process_worker_is_one_clear_error() -> None:
+    executor = scheduler.make_executor("process", jobs=1)
+    with pytest.raises(ZobenchError, match="a worker process died"):
+        list(executor.map_unordered(os._exit, [3]))  # the worker exits in the middle of a task

@@ -1,0 +1,117 @@
+"""The results store: atomic files, what counts as done, and the long table of load()."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import zobench
+from zobench.bench.spec import RunSpec
+from zobench.bench.store import ID_COLUMNS, Store, StoreError, load, write_atomic
+
+
+def _curve(seed: int, extra: str | None = None) -> pl.DataFrame:
+    frame = pl.DataFrame(
+        {
+            "iteration": [0, 5],
+            "episodes": [0, 10],
+            "env_steps": [0, 150],
+            "queries": [0, 50],
+            "reward_obs": [0, 0],
+            "messages": [0, 0],
+            "wall_s": [0.0, 0.1],
+            "score": [0.1 * seed, 0.2 * seed],
+            "score_normalized": [0.0, 0.5],
+        }
+    )
+    return frame.with_columns(pl.lit(1.5).alias(extra)) if extra else frame
+
+
+def _record(spec: RunSpec, status: str = "done") -> dict:
+    return {"run_id": spec.run_id(), "status": status, "spec": spec.to_record()}
+
+
+def _spec(seed: int, **algorithm_params: object) -> RunSpec:
+    return RunSpec.create(
+        algorithm="zpg", algorithm_params=algorithm_params, topology="isolated", seed=seed
+    )
+
+
+def test_write_atomic_leaves_nothing_behind_when_writing_fails(tmp_path: Path) -> None:
+    target = tmp_path / "result.json"
+
+    def crash(path: Path) -> None:
+        path.write_text("half a fi", encoding="utf-8")
+        raise KeyboardInterrupt  # Ctrl-C in the middle of a write
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(target, crash)
+    assert list(tmp_path.iterdir()) == []
+    write_atomic(target, lambda p: p.write_text("whole", encoding="utf-8"))
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
+    assert target.read_text(encoding="utf-8") == "whole"
+
+
+def test_a_run_is_done_only_with_both_files_and_status_done(tmp_path: Path) -> None:
+    store = Store(tmp_path / "out", create=True)
+    done, failed, orphan = _spec(0), _spec(1), _spec(2)
+    store.write(_record(done), _curve(0))
+    store.write({**_record(failed, "failed"), "error": "RuntimeError: x"})
+    store.write(_record(orphan), _curve(2))
+    store.frame_path(orphan.run_id()).unlink()  # a manifest whose frame is missing
+    assert store.is_done(done.run_id())
+    assert not store.is_done(failed.run_id())
+    assert not store.is_done(orphan.run_id())
+    assert not store.is_done("0" * 16)
+    assert json.loads(store.record_path(done.run_id()).read_text())["format"] == 1
+
+    store.write({**_record(done, "failed"), "error": "diverged on a --fresh rerun"})
+    assert not store.is_done(done.run_id())
+    assert not store.frame_path(done.run_id()).exists()
+
+
+def test_stale_temporaries_and_torn_records_are_never_results(tmp_path: Path) -> None:
+    store = Store(tmp_path, create=True)
+    spec = _spec(0)
+    stale = store.runs_dir / f".{spec.run_id()}.parquet.123.abcd.tmp"
+    stale.write_bytes(b"PAR1 torn")
+    store.record_path(spec.run_id()).write_text('{"run_id": "', encoding="utf-8")
+    assert not store.is_done(spec.run_id())
+    assert list(store.records()) == []
+    assert load(tmp_path).is_empty()
+    Store(tmp_path, create=True)  # reopening for writing removes the stale temporary
+    assert not stale.exists()
+
+
+def test_load_adds_identifying_and_swept_columns(tmp_path: Path) -> None:
+    store = Store(tmp_path, create=True)
+    specs = [_spec(seed, pairs=pairs) for seed in (0, 1) for pairs in (4, 8)]
+    specs.append(RunSpec.create(algorithm="uniform", topology="isolated", seed=0, label="rand"))
+    for spec in specs:
+        store.write(_record(spec), _curve(spec.seed, extra="diag_cos" if spec.seed else None))
+    store.write({**_record(_spec(5, pairs=16), "failed"), "error": "boom"})
+
+    frame = zobench.load(tmp_path)
+    assert frame.columns[: len(ID_COLUMNS)] == list(ID_COLUMNS)
+    assert frame.columns[len(ID_COLUMNS)] == "algorithm.pairs"
+    assert frame.columns[-1] == "diag_cos"
+    assert frame.height == 2 * len(specs)
+    assert frame.get_column("run_id").n_unique() == len(specs)  # the failed run is left out
+    assert frame.schema["seed"] == pl.Int64
+    assert frame.schema["algorithm.pairs"] == pl.Int64
+    rand = frame.filter(pl.col("label") == "rand")
+    assert rand.get_column("algorithm").unique().to_list() == ["uniform"]
+    assert rand.get_column("algorithm.pairs").null_count() == rand.height
+    assert sorted(frame.get_column("algorithm.pairs").drop_nulls().unique()) == [4, 8]
+
+    # Restricted to runs that share every setting, no column is swept.
+    same = [s.run_id() for s in specs if s.algorithm.params.get("pairs") == 4]
+    assert "algorithm.pairs" not in load(tmp_path, run_ids=same).columns
+
+
+def test_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="not a zobench results folder"):
+        load(tmp_path / "nowhere")
