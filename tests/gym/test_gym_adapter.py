@@ -336,3 +336,12 @@ def test_no_warning_for_environments_with_a_known_start():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         zobench.make("environment", "gym:Taxi-v4")
+
+
+def test_a_table_less_environment_estimates_its_reward_span_or_takes_the_users():
+    """Blackjack pays -1, 0 or +1 and has no table: the seeded probe must see the whole range."""
+    estimated = zobench.make("environment", "gym:Blackjack-v1")
+    assert estimated.tables() is None
+    assert estimated.reward_span == 2.0
+    declared = zobench.make("environment", "gym:Blackjack-v1", reward_span=2.5)
+    assert declared.reward_span == 2.5

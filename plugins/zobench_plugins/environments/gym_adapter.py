@@ -31,8 +31,9 @@ but no ``P``, e.g. Blackjack): Gymnasium's own ``SyncVectorEnv`` is stepped, one
 environment and step, tens of times slower; Monte Carlo evaluation only, no optimal reference
 (so no normalized score). Randomness comes from the reset seeds, taken from the reset noise; the
 step noise is ignored, so common-random-number pairs share seeds but not transition noise. An
-instance runs one batch at a time (reset, then its steps); ``reward_span`` is taken from
-``reward_range`` when declared, else 1.
+instance runs one batch at a time (reset, then its steps). Gymnasium 1.x declares no reward
+range, so ``reward_span`` is the ``reward_span`` setting when given, else the range seen over
+:data:`SPAN_PROBE_EPISODES` seeded uniform-random episodes (an estimate: set it when you know).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ import zobench
 from zobench import api
 from zobench.errors import ConfigError, UnknownComponentError, ZobenchError, did_you_mean
 
+SPAN_PROBE_EPISODES = 256
+"""Uniform-random episodes that estimate a table-less environment's reward span."""
 DEFAULT_HORIZON = 100
 """Episode length when the Gymnasium registration has no ``max_episode_steps``."""
 
@@ -196,6 +199,22 @@ class VectorStepper:
         self.alive = np.ones(B, dtype=bool)
         return self._flat(obs)[:, None]
 
+    def probe_reward_span(self, horizon: int, n_actions: int) -> float:
+        """Reward range seen over :data:`SPAN_PROBE_EPISODES` seeded uniform-random episodes.
+
+        The "episode over" state pays 0, so 0 is always in the range; all-zero rewards give 1.
+        """
+        rng = np.random.default_rng(0)
+        states = self.reset(rng.random((SPAN_PROBE_EPISODES, 1, 1)))
+        low = high = 0.0
+        for _ in range(horizon):
+            actions = rng.integers(0, n_actions, size=states.shape)
+            states, rewards = self.step(states, actions)
+            low, high = min(low, rewards.min()), max(high, rewards.max())
+            if not self.alive.any():
+                break
+        return float(high - low) or 1.0
+
     def step(self, states: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One step of every sub-environment; those already over stay over with reward 0."""
         if states.shape[0] != self.alive.shape[0]:
@@ -230,6 +249,11 @@ class GymConfig:
         f"Episode length H; None takes the registration's max_episode_steps, else {DEFAULT_HORIZON}.",
     )
     gamma: float = api.param(1.0, "Discount γ of the objective (1: Gymnasium's return).")
+    reward_span: float | None = api.param(
+        None,
+        "Width of the per-step reward range, for environments without a transition table. None "
+        "reads it from the table, else estimates it from seeded uniform-random episodes.",
+    )
 
     __post_init__ = _check_common
 
@@ -284,9 +308,10 @@ class GymEnvironment(api.Environment):
             make_one = functools.partial(gym.make, env_id, max_episode_steps=self.horizon, **kwargs)
             self._vector = VectorStepper(make_one, *obs)
             self.n_states = self._vector.done_state + 1
-            low, high = getattr(unwrapped, "reward_range", (-np.inf, np.inf))
-            span = max(high, 0.0) - min(low, 0.0)  # the "episode over" state pays 0
-            self.reward_span = float(span) if np.isfinite(span) and span > 0 else 1.0
+            # Gymnasium 1.x no longer declares reward ranges: the user's value, else an estimate
+            self.reward_span = c.reward_span or self._vector.probe_reward_span(
+                self.horizon, self.n_actions
+            )
         env.close()
 
     def _initial_distribution(self, unwrapped: Any, n_obs: int) -> np.ndarray:
@@ -408,7 +433,12 @@ def resolve_env(env_id: str) -> type[GymEnvironment]:
     horizon = api.param(
         _default_horizon(spec), horizon_doc, source="author-code" if limit else "ours"
     )
-    fields = [("horizon", int, horizon), ("gamma", float, GymConfig.__dataclass_fields__["gamma"])]
+    common = GymConfig.__dataclass_fields__
+    fields = [
+        ("horizon", int, horizon),
+        ("gamma", float, common["gamma"]),
+        ("reward_span", float | None, common["reward_span"]),
+    ]
     names = []
     for name, default, hint in _constructor_settings(gym, spec):
         doc = f"Passed through to gymnasium.make('{env_id}', {name}=...); Gymnasium's default."
