@@ -20,13 +20,11 @@ ZBCPG steps taken from the same θ, so it costs B times the episodes and votes o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 import zobench
-from zobench import api
 from zobench.api import param
 from zobench.sim.problem import Problem
 from zobench_plugins.algorithms import zpg
@@ -117,20 +115,18 @@ def estimate_gradient(
     return total, {"mean_delta": float(np.mean(deltas)), "grad_norm": float(np.linalg.norm(total))}
 
 
-class ZBCPG(api.Algorithm):
-    """Zeroth-order block-coordinate policy gradient: perturb and update one block at a time."""
+class ZBCPG(zpg.ZPG):
+    """Zeroth-order block-coordinate policy gradient: perturb and update one block at a time.
+
+    Everything but the perturbation rule is ZPG's (spec §3), so only the estimator changes; the
+    estimate is zero off the drawn block(s), so the ascent step updates only those (step 5).
+    """
 
     name = "zbcpg"
     summary = "Zeroth-Order Block-Coordinate PG: ZPG restricted to random blocks (parallelizable)."
     source = "Zhang & Ying, arXiv 2409.17401 (ICLR 2025), Algorithm ZBCPG (block rule: spec §3 [R])"
     Config = Config
-    uses_rewards = False
-
-    def step(self) -> Mapping[str, float]:
-        """One ZBCPG iteration: θ_I ← θ_I + α ĝ_I on the drawn block(s) (step 5)."""
-        grad, diagnostics = estimate_gradient(self.problem, self.theta, self.config)
-        self.theta = self.theta + self.config.step_size * grad
-        return diagnostics
+    estimate = staticmethod(estimate_gradient)
 
 
 @zobench.hookimpl

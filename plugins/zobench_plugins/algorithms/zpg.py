@@ -176,10 +176,12 @@ class ZPG(api.Algorithm):
     source = "Zhang & Ying, arXiv 2409.17401 (ICLR 2025), Algorithm ZPG"
     Config = Config
     uses_rewards = False
+    estimate = staticmethod(estimate_gradient)
+    """The gradient estimator; ZBCPG differs from ZPG only here (spec §3)."""
 
     def step(self) -> Mapping[str, float]:
-        """One ZPG iteration: estimate ĝ, then θ ← θ + α ĝ (ascent on J)."""
-        grad, diagnostics = estimate_gradient(self.problem, self.theta, self.config)
+        """One iteration: estimate ĝ, then θ ← θ + α ĝ (ascent on J)."""
+        grad, diagnostics = self.estimate(self.problem, self.theta, self.config)
         self.theta = self.theta + self.config.step_size * grad
         return diagnostics
 
