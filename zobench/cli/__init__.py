@@ -57,9 +57,11 @@ def main() -> None:
 
 
 from zobench.cli import inspect as _inspect  # noqa: E402  (commands register on import)
+from zobench.cli import report as _report  # noqa: E402
 from zobench.cli import runs as _runs  # noqa: E402
 from zobench.cli import scaffold as _scaffold  # noqa: E402
 
 _inspect.register(cli)
+_report.register(cli)
 _runs.register(cli)
 _scaffold.register(cli)

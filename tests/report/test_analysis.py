@@ -1,0 +1,67 @@
+"""Pieces under the leaderboard: curve bands, pairing, polars → pandas, what report/ imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import polars as pl
+import pytest
+
+from zobench.report import analysis, plots, stats
+
+
+def test_curve_band_is_the_mean_with_a_band_around_it() -> None:
+    curves = np.array([[0.0, 1.0, 2.0], [0.0, 3.0, 4.0], [0.0, 2.0, 9.0]])
+    mean, low, high = analysis.curve_band(curves)
+    np.testing.assert_allclose(mean, [0.0, 2.0, 5.0])
+    assert np.all(low <= mean)
+    assert np.all(mean <= high)
+    # identical seeds leave no uncertainty; different ones do, bounded by the seeds' range
+    assert low[0] == high[0] == 0.0
+    assert 1.0 <= low[1] < high[1] <= 3.0
+    np.testing.assert_array_equal(analysis.curve_band(curves)[1], low)  # seeded: reproducible
+
+
+def _entry(seeds: tuple[int, ...], values: list[float]) -> analysis.EntryStats:
+    array = np.array(values)
+    return analysis.EntryStats("x", seeds, array, stats.aggregate(array, reps=10), 0, 0, 0)
+
+
+def test_improvement_is_paired_only_on_identical_seeds() -> None:
+    x = _entry((0, 1, 2), [1.0, 5.0, 3.0])
+    y = _entry((0, 1, 2), [2.0, 4.0, 0.0])
+    # paired: seed 0 loses, seeds 1 and 2 win
+    assert analysis.improvement(x, y) == (pytest.approx(2 / 3), True)
+    z = _entry((0, 1, 3), [2.0, 4.0, 0.0])
+    p, paired = analysis.improvement(x, z)
+    assert not paired
+    assert p == pytest.approx(stats.probability_of_improvement(x.values, z.values))
+    matrix = analysis.improvement_matrix([x, y])
+    assert np.isnan(matrix[0, 0])
+    assert matrix[0, 1] + matrix[1, 0] == pytest.approx(1.0)
+
+
+def test_to_pandas_works_without_pyarrow(monkeypatch: pytest.MonkeyPatch) -> None:
+    frame = pl.DataFrame({"entry": ["a", "b"], "x": [1, None], "iqm": [0.5, 0.25]})
+    real_find_spec = plots.importlib.util.find_spec
+    monkeypatch.setattr(
+        plots.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "pyarrow" else real_find_spec(name, *a),
+    )
+    converted = plots.to_pandas(frame)
+    assert list(converted.columns) == ["entry", "x", "iqm"]
+    assert converted["iqm"].tolist() == [0.5, 0.25]
+    assert converted["entry"].tolist() == ["a", "b"]
+
+
+def test_report_reads_only_the_store() -> None:
+    code = (
+        "import sys, zobench.report.publish, zobench.report.plots, zobench.report.compare; "
+        "bad = [m for m in sys.modules if m.startswith('zobench.sim') "
+        "or m in ('zobench.bench.runner', 'zobench_plugins')]; print(bad)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -1,0 +1,211 @@
+"""Leaderboard markdown: the golden file, byte-identical publishing, --check, plots, escaping."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+from report_helpers import write_run
+
+from zobench.bench.store import Store
+from zobench.report import analysis, leaderboard, publish
+
+GOLDEN = Path(__file__).parent / "golden" / "leaderboard.md"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _markdown(store: Path, **options) -> str:
+    board = leaderboard.build(analysis.from_store(store), name="synthetic", **options)
+    return leaderboard.markdown(board)
+
+
+def test_the_synthetic_store_gives_the_golden_leaderboard(synthetic_store: Path) -> None:
+    text = _markdown(synthetic_store)
+    if os.environ.get("ZOBENCH_REGEN_GOLDEN"):  # after an intended change: review the diff
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert text == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_the_published_markdown_is_the_golden_one(published_once: Path) -> None:
+    # published from its raw copy, the markdown is the one made from the store
+    assert (published_once / "synthetic" / "leaderboard.md").read_text() == GOLDEN.read_text()
+
+
+def test_ranking_pairing_and_scales_follow_the_runs(synthetic_store: Path) -> None:
+    text = _markdown(synthetic_store)
+    chain, gridworld = text.split("## chain")[1].split("## gridworld")
+    rows = re.findall(r"^\| (\d) \| ([^|]+) \|", gridworld, re.M)
+    # targets 9, 7, 6, 3: ranked by IQM, the swept setting named in the entry
+    assert rows == [
+        ("1", "alpha"),
+        ("2", "beta (trajectories=20)"),
+        ("3", "beta (trajectories=10)"),
+        ("4", "gamma"),
+    ]
+    assert "final normalized score" in gridworld
+    assert "1.00 (paired)" in gridworld
+    # chain has no reference (raw scores) and alpha ran 3 seeds, gamma 4: not paired
+    assert "final raw score" in chain
+    assert re.search(r"^\| 1 \| alpha \|.*\| 3 \| 1\.00 \|$", chain, re.M)
+    assert "(paired)" not in chain
+
+
+def test_final_score_is_the_mean_of_the_last_k_evaluations(synthetic_store: Path) -> None:
+    run_set = analysis.from_store(synthetic_store)
+    frame = analysis.long_frame(run_set)
+    final = analysis.final_scores(frame, last=3)
+    run_id = run_set.records[0]["run_id"]
+    curve = run_set.curves.filter(run_set.curves["run_id"] == run_id).sort("iteration")
+    row = final.filter(final["run_id"] == run_id).row(0, named=True)
+    assert row["score"] == pytest.approx(np.mean(curve["score"].to_numpy()[-3:]))
+    assert row["queries"] == curve["queries"][-1]  # the ledger's final value, not a mean
+    assert "last 3 evaluations" in _markdown(synthetic_store, last=3)
+
+
+def test_two_publishes_are_byte_identical(synthetic_store: Path, tmp_path: Path) -> None:
+    publish.publish(synthetic_store, tmp_path / "a")
+    publish.publish(synthetic_store, tmp_path / "b")
+    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.*"))
+    files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*.*"))
+    assert files_a == files_b
+    for name in files_a:  # markdown, index, raw runs and the plots themselves
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_svg_plots_are_reproducible(synthetic_store: Path, tmp_path: Path) -> None:
+    board = leaderboard.build(analysis.from_store(synthetic_store), name="s", fmt="svg")
+    board.sections = board.sections[:1]
+    board.sections[0].plots = board.sections[0].plots[:2]
+    board.ablations = []
+    first = leaderboard.draw(board, tmp_path / "a")
+    second = leaderboard.draw(board, tmp_path / "b")
+    assert [p.suffix for p in first] == [".svg", ".svg"]
+    for a, b in zip(first, second, strict=True):
+        assert a.read_bytes() == b.read_bytes()
+        assert b"<svg" in a.read_bytes()
+
+
+def test_check_passes_on_a_fresh_publish_and_fails_after_a_one_number_edit(
+    published: Path,
+) -> None:
+    assert publish.check(published) == []
+    assert publish.check(published / "synthetic") == []
+    markdown = published / "synthetic" / "leaderboard.md"
+    text = markdown.read_text()
+    edited = text.replace("0.836 [0.833", "0.837 [0.833", 1)
+    assert edited != text
+    markdown.write_text(edited)
+    problems = publish.check(published)
+    assert len(problems) == 1
+    summary = problems[0].summary()
+    assert "\n" not in summary
+    assert "leaderboard.md: line" in summary
+    assert "0.837" in summary
+
+
+def test_check_notices_a_stale_index_and_a_missing_plot(published: Path) -> None:
+    (published / "README.md").write_text("# zobench leaderboards\n")
+    plot = next((published / "synthetic" / "plots").glob("*-final.png"))
+    plot.unlink()
+    problems = [p.summary() for p in publish.check(published)]
+    assert any("README.md" in p for p in problems)
+    assert any(plot.name in p for p in problems)
+
+
+def test_plots_are_valid_pngs_and_every_link_resolves(published_once: Path) -> None:
+    folder = published_once / "synthetic"
+    links = publish.links((folder / "leaderboard.md").read_text())
+    pngs = [link for link in links if link.endswith(".png")]
+    # 2 groups x (final, P(X>Y), curves against iterations, episodes, queries, env steps) + ablation
+    assert len(set(pngs)) == 13
+    for link in links:
+        assert (folder / link).is_file(), link
+    for link in set(pngs):
+        data = (folder / link).read_bytes()
+        assert data.startswith(PNG_SIGNATURE)
+        assert len(data) > 5000
+        image = matplotlib.image.imread(folder / link)
+        assert image.ndim == 3
+        assert image.shape[0] > 100
+        assert image.shape[1] > 100
+    index = (published_once / "README.md").read_text()
+    for link in publish.links(index):
+        assert (published_once / link).is_file()
+    assert "[synthetic](synthetic/leaderboard.md) | 2 | 3 | 23 | 2026-01-01 to 2026-01-04" in index
+
+
+def test_the_published_raw_copy_is_compact_and_private(published_once: Path) -> None:
+    raw = published_once / "synthetic" / "raw"
+    records = json.loads((raw / "runs.json").read_text())
+    assert len(records) == 23
+    assert all("traceback" not in r and "host" not in r["provenance"] for r in records)
+    assert "secret-host-name" not in (raw / "runs.json").read_text()
+    assert sum(p.stat().st_size for p in raw.iterdir()) < 100_000
+
+
+HOSTILE = "evil|name `code` [link](http://x) *bold* _it_ <script>alert(1)</script> #h"
+
+
+def test_hostile_names_are_escaped(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store", create=True)
+    for seed in range(2):
+        write_run(store, label=HOSTILE, seed=seed, target=5.0)
+        write_run(store, label="plain", seed=seed, target=4.0)
+    text = _markdown(tmp_path / "store")
+    row = next(line for line in text.splitlines() if line.startswith("| 1 |"))
+    # exactly the table's 10 column separators: the name's pipe is escaped
+    assert len(re.findall(r"(?<!\\)\|", row)) == 10
+    assert "<script>" not in text
+    assert "&lt;script&gt;" in text
+    assert "\\[link\\]" in text
+    assert "\\`code\\`" in text
+    assert "\\*bold\\*" in text
+    assert "\\_it\\_" in text
+    assert "\\#h" in text
+    # the only links are ours (plots, raw runs), none from the name
+    assert all(link.startswith(("plots/", "raw/")) for link in publish.links(text))
+
+
+def test_escape_is_inert_on_plain_names() -> None:
+    assert leaderboard.escape("zpg-v2 (fast)") == "zpg-v2 (fast)"
+    assert leaderboard.escape("a\nb") == "a b"
+
+
+def test_a_report_goes_into_the_store(synthetic_store: Path, tmp_path: Path) -> None:
+    store = Path(shutil.copytree(synthetic_store, tmp_path / "store"))
+    path = publish.make_report(store)
+    assert path == store / "report" / "leaderboard.md"
+    text = path.read_text()
+    assert "raw/runs.json" not in text  # the store itself is the raw data
+    assert all((path.parent / link).is_file() for link in publish.links(text))
+
+
+def test_a_swept_environment_setting_splits_groups_and_gets_an_ablation(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store", create=True)
+    for seed in range(2):
+        for size, target in ((4, 8.0), (8, 6.0)):
+            for label, shift in (("alpha", 0.0), ("beta", -1.0)):
+                write_run(
+                    store,
+                    label=label,
+                    seed=seed,
+                    target=target + shift,
+                    environment_params={"size": size},
+                )
+    board = leaderboard.build(analysis.from_store(tmp_path / "store"), name="sizes")
+    assert [s.title for s in board.sections] == [
+        "gridworld · bradley-terry · isolated (environment.size=4)",
+        "gridworld · bradley-terry · isolated (environment.size=8)",
+    ]
+    assert [[e.entry for e in s.entries] for s in board.sections] == [["alpha", "beta"]] * 2
+    assert [p.text for p in board.ablations] == [
+        "environment.size (gridworld · bradley-terry · isolated)"
+    ]
+    written = leaderboard.draw(board, tmp_path / "out")
+    assert all(p.read_bytes().startswith(PNG_SIGNATURE) for p in written)

@@ -1,0 +1,119 @@
+"""``zobench report``, ``leaderboard`` and ``compare`` on the command line, and the compare logic."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from report_helpers import write_run
+
+from zobench.bench.store import Store
+from zobench.cli import cli
+from zobench.report import analysis
+from zobench.report.compare import compare
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(cli, [str(a) for a in args], env={"COLUMNS": "200"})
+
+
+def _new_plugin_store(root: Path) -> Path:
+    """A store holding only a new algorithm's runs, with the synthetic suite's settings."""
+    store = Store(root, create=True)
+    for seed in range(4):
+        write_run(store, label="delta", seed=seed, target=8.0, distribution=("new-plugin", "1.0"))
+    return root
+
+
+def test_compare_uses_published_baseline_runs(published_once: Path, tmp_path: Path) -> None:
+    new = _new_plugin_store(tmp_path / "mine")
+    folder = published_once / "synthetic"
+    groups, missing = compare(
+        [("mine", analysis.read_any(new)), ("published", analysis.read_any(folder))], "alpha"
+    )
+    assert [g.task["environment"] for g in groups] == ["chain", "gridworld"]
+    assert missing == []
+    gridworld = groups[1]
+    assert gridworld.baseline_source == "published"
+    delta = next(r for r in gridworld.rows if r.entry.entry == "delta")
+    assert delta.source == "mine"
+    # delta (target 8) loses to alpha (target 9) on every seed, paired by seed
+    assert delta.paired
+    assert delta.p_improvement == 0.0
+    assert delta.entry.summary.runs == 4
+    gamma = next(r for r in gridworld.rows if r.entry.entry == "gamma")
+    assert gamma.source == "published"
+
+
+def test_compare_takes_the_new_copy_of_a_run_present_twice(
+    synthetic_store: Path, published_once: Path
+) -> None:
+    both = [
+        ("new", analysis.read_any(synthetic_store)),
+        ("old", analysis.read_any(published_once)),  # a folder of published leaderboards
+    ]
+    groups, _ = compare(both, "gamma")
+    for group in groups:
+        assert group.baseline_source == "new"
+        assert {row.source for row in group.rows} == {"new"}
+        assert all(row.entry.summary.runs in (3, 4) for row in group.rows)  # not doubled
+
+
+def test_compare_cli_prints_each_group(published_once: Path, tmp_path: Path) -> None:
+    new = _new_plugin_store(tmp_path / "mine")
+    result = _invoke("compare", new, published_once / "synthetic", "--baseline", "gamma")
+    assert result.exit_code == 0, result.output
+    assert "against gamma" in result.output
+    assert re.search(r"delta .*1\.00 \(paired\)", result.output)
+
+
+def test_report_cli_writes_markdown_and_prints_tables(synthetic_store: Path, tmp_path: Path):
+    store = Path(shutil.copytree(synthetic_store, tmp_path / "store"))
+    result = _invoke("report", store)
+    assert result.exit_code == 0, result.output
+    assert "beta (trajectories=20)" in result.output
+    assert (store / "report" / "leaderboard.md").is_file()
+
+
+def test_leaderboard_cli_publishes_and_checks(synthetic_store: Path, tmp_path: Path) -> None:
+    target = tmp_path / "boards"
+    result = _invoke("leaderboard", synthetic_store, "--out", target, "--name", "syn")
+    assert result.exit_code == 0, result.output
+    assert (target / "syn" / "leaderboard.md").is_file()
+    assert _invoke("leaderboard", "--check", target).exit_code == 0
+    markdown = target / "syn" / "leaderboard.md"
+    markdown.write_text(markdown.read_text().replace("| 4 | gamma |", "| 4 | gamma! |"))
+    result = _invoke("leaderboard", "--check", target)
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1
+    assert "line" in result.output
+    assert "gamma!" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("report", "{tmp}/missing"), "no such folder"),
+        (("report", "{tmp}"), "not a zobench results folder"),
+        (("report", "{empty}"), "no finished runs"),
+        (("compare", "{store}", "--baseline", "alpah"), "did you mean 'alpha'"),
+        (("compare", "{store}", "{tmp}", "--baseline", "alpha"), "neither a results store"),
+        (("leaderboard", "--check", "{tmp}"), "no published leaderboard"),
+        (("leaderboard", "{store}", "--out", "{tmp}/b", "--name", "../x"), "leaderboard name"),
+        (("report", "{store}", "--last", "0"), "Invalid value"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    args: tuple[str, ...], message: str, synthetic_store: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty"
+    Store(empty, create=True)
+    fill = {"tmp": tmp_path, "store": synthetic_store, "empty": empty}
+    result = _invoke(*(a.format(**fill) for a in args))
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -1,0 +1,170 @@
+"""``zobench report``, ``zobench leaderboard`` and ``zobench compare``: from a store to findings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from zobench.report import analysis, leaderboard, publish
+from zobench.report.compare import compare
+
+_LAST = click.option(
+    "--last",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Final score of a run: mean of its last K evaluations.",
+)
+_SVG = click.option("--svg", is_flag=True, help="Write SVG plots instead of PNG.")
+
+
+def _section_table(section: leaderboard.Section) -> Table:
+    table = Table(
+        title=f"{escape(section.title)} — {leaderboard.scale_text(section.kind)}",
+        title_justify="left",
+    )
+    for column in leaderboard.TABLE_COLUMNS:
+        table.add_column(column, overflow="fold")
+    for cells in leaderboard.table_rows(section):
+        table.add_row(*(escape(c) for c in cells))
+    return table
+
+
+@click.command("report")
+@click.argument("out", type=click.Path(path_type=Path))
+@_LAST
+@_SVG
+def report_command(out: Path, last: int, svg: bool) -> None:
+    """Summarize a results folder: ranked tables here, markdown and plots in OUT/report/.
+
+    Each (environment, preference model, topology) group is ranked by the interquartile mean
+    (IQM) of the final normalized score, with 95% bootstrap confidence intervals and the
+    probability of beating the next entry (paired by seed). Plots: learning curves against
+    iterations, episodes, preference queries, env steps and messages; final scores; P(X > Y).
+
+    \b
+    Examples:
+      zobench report results/quickstart
+      zobench report results/quickstart --last 3 --svg
+    """
+    board = publish.report_board(out, last=last, fmt="svg" if svg else "png")
+    path = publish.write_report(out, board)
+    console = Console()
+    for section in board.sections:
+        console.print(_section_table(section))
+    console.print(f"report: {escape(str(path))}")
+
+
+@click.command("leaderboard")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "target",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("leaderboards"),
+    show_default=True,
+    help="Folder of published leaderboards.",
+)
+@click.option("--name", help="Leaderboard folder name (default: the suite's name).")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Check that published markdown matches its raw runs (PATH: default 'leaderboards').",
+)
+@_LAST
+@_SVG
+@click.pass_context
+def leaderboard_command(
+    ctx: click.Context,
+    path: Path | None,
+    target: Path,
+    name: str | None,
+    check: bool,
+    last: int,
+    svg: bool,
+) -> None:
+    """Publish a results folder as a leaderboard, or check published ones.
+
+    Publishing writes <--out>/<name>/leaderboard.md with its plots and a compact copy of the
+    raw runs (raw/runs.json, raw/curves.parquet), and rewrites <--out>/README.md, the index.
+    --check re-derives each markdown (and the index) from the raw runs alone and exits 1 with
+    one line per file that differs.
+
+    \b
+    Examples:
+      zobench leaderboard results/quickstart --out leaderboards/
+      zobench leaderboard --check leaderboards/
+    """
+    if check:
+        problems = publish.check(path or Path("leaderboards"))
+        for problem in problems:
+            click.echo(problem.summary(), err=True)
+        if problems:
+            ctx.exit(1)
+        click.echo(f"{path or 'leaderboards'}: published markdown matches its raw runs")
+        return
+    if path is None:
+        raise click.UsageError("give the results folder to publish (or --check)")
+    markdown = publish.publish(path, target, name=name, last=last, fmt="svg" if svg else "png")
+    click.echo(f"published {markdown} (index: {target / publish.INDEX})")
+
+
+@click.command("compare")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.argument("other", required=False, type=click.Path(path_type=Path))
+@click.option("--baseline", required=True, help="The entry (algorithm label) to compare with.")
+@_LAST
+def compare_command(out: Path, other: Path | None, baseline: str, last: int) -> None:
+    """Compare every algorithm with a baseline: IQM with 95% CI and P(beats the baseline).
+
+    OUT is a results folder; OTHER (optional) is another results folder, a published
+    leaderboard folder, or a folder of them, whose raw runs join OUT's — so a new algorithm's
+    runs are compared with published baselines without re-running them. Where both hold the
+    same run, OUT's copy counts.
+
+    \b
+    Examples:
+      zobench compare results/mine leaderboards/quickstart --baseline zpg
+      zobench compare results/quickstart --baseline uniform
+    """
+    named = [(str(out), analysis.read_any(out))]
+    if other is not None:
+        named.append((str(other), analysis.read_any(other)))
+    groups, missing = compare(named, baseline, last=last)
+    console = Console()
+    for group in groups:
+        places = leaderboard.decimals(group.kind, [group.baseline, *(r.entry for r in group.rows)])
+        base = group.baseline.summary
+        table = Table(
+            title=f"{escape(leaderboard.group_title(group.task))} — against {escape(baseline)} "
+            f"(IQM {leaderboard.number(base.iqm, places)}, {base.runs} seeds, "
+            f"from {escape(group.baseline_source)})",
+            title_justify="left",
+        )
+        for column in ("algorithm", "IQM [95% CI]", "Δ IQM", "P(beats baseline)", "seeds", "from"):
+            table.add_column(column, overflow="fold")
+        for row in group.rows:
+            s = row.entry.summary
+            table.add_row(
+                escape(row.entry.entry),
+                f"{leaderboard.number(s.iqm, places)} [{leaderboard.number(s.ci_low, places)}, "
+                f"{leaderboard.number(s.ci_high, places)}]",
+                f"{s.iqm - base.iqm:+.{places}f}",
+                f"{row.p_improvement:.2f}" + (" (paired)" if row.paired else ""),
+                str(s.runs),
+                escape(row.source),
+            )
+        console.print(table)
+    for task in missing:
+        title = escape(leaderboard.group_title(task))
+        console.print(f"[yellow]no {escape(baseline)} runs[/yellow] in {title}: skipped")
+
+
+def register(group: click.Group) -> None:
+    """Add this module's commands to the ``zobench`` group."""
+    for command in (report_command, leaderboard_command, compare_command):
+        group.add_command(command)

@@ -1,0 +1,343 @@
+"""From stored runs to per-run final scores, leaderboard groups and comparisons (polars).
+
+The unit here is a :class:`RunSet`: the manifest records of finished runs plus their learning
+curves. It comes from a results store (``OUT/manifest`` + ``OUT/runs``) or from the compact copy
+that ``zobench leaderboard`` publishes (``raw/runs.json`` + ``raw/curves.parquet``), and several
+run sets combine into one, which is how a new plugin is compared with published baselines
+without re-running them. Everything downstream (statistics, plots, markdown) is derived from a
+run set alone, so the same runs give the same report wherever they were read from.
+
+This module reads only stored files: it never imports the runner or the simulation kernel.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from zobench.bench.spec import COMPONENT_KINDS
+from zobench.bench.store import Store, identifiers, swept_parameters
+from zobench.errors import ZobenchError
+from zobench.report import stats
+
+BUDGETS: tuple[str, ...] = ("iteration", "episodes", "queries", "env_steps", "messages")
+"""Ledger columns a learning curve can be drawn against."""
+BUDGET_LABELS: dict[str, str] = {
+    "iteration": "iterations",
+    "episodes": "episodes",
+    "queries": "preference queries",
+    "env_steps": "environment steps",
+    "messages": "messages between agents",
+}
+RUN_SETTINGS: tuple[str, ...] = ("iterations", "eval_every", "eval_episodes")
+"""Run-level settings of a spec; where they differ between runs they become ``run.<name>``."""
+GROUP_NAMES: tuple[str, ...] = ("environment", "preference", "topology")
+RAW_RUNS, RAW_CURVES = "runs.json", "curves.parquet"
+"""File names of a published compact copy of the raw runs (inside its ``raw/`` folder)."""
+_PRIVATE_PROVENANCE = ("host",)
+"""Provenance keys left out of a published copy: a machine's name is nobody else's business."""
+
+
+@dataclass(frozen=True)
+class RunSet:
+    """Finished runs: manifest records (sorted by run id) and their curves (``run_id`` first)."""
+
+    records: tuple[dict[str, Any], ...]
+    curves: pl.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def from_store(out: str | Path) -> RunSet:
+    """The finished runs of a results store; a clear :class:`ZobenchError` when it is not one."""
+    out = Path(out)
+    if not out.is_dir():
+        raise ZobenchError(f"{out}: no such folder")
+    store = Store(out)
+    records, frames = [], []
+    for record in store.records():
+        if record.get("status") == "done" and store.frame_path(record["run_id"]).exists():
+            records.append(record)
+            frame = store.frame(record["run_id"])
+            frames.append(frame.select(pl.lit(record["run_id"]).alias("run_id"), pl.all()))
+    if not records:
+        raise ZobenchError(f"{out}: the store holds no finished runs")
+    return RunSet(tuple(records), pl.concat(frames, how="diagonal_relaxed"))
+
+
+def from_published(folder: str | Path) -> RunSet:
+    """The raw runs published beside a leaderboard (``folder/raw/``)."""
+    raw = Path(folder) / "raw"
+    try:
+        records = json.loads((raw / RAW_RUNS).read_text(encoding="utf-8"))
+        curves = pl.read_parquet(raw / RAW_CURVES)
+    except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
+        raise ZobenchError(f"{folder}: unreadable published raw runs ({exc})") from None
+    return RunSet(tuple(records), curves)
+
+
+def is_published(folder: Path) -> bool:
+    """True when ``folder`` holds a published leaderboard's raw runs."""
+    return (folder / "raw" / RAW_RUNS).is_file()
+
+
+def read_any(path: str | Path) -> RunSet:
+    """A store, a published leaderboard folder, or a folder of published leaderboards."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ZobenchError(f"{path}: no such folder")
+    if (path / "manifest").is_dir():
+        return from_store(path)
+    if is_published(path):
+        return from_published(path)
+    published = sorted(p for p in path.iterdir() if p.is_dir() and is_published(p))
+    if not published:
+        raise ZobenchError(
+            f"{path}: neither a results store (manifest/) nor a published leaderboard (raw/)"
+        )
+    return combine(*(from_published(p) for p in published))
+
+
+def _spec_key(record: dict[str, Any]) -> str:
+    """What a run computed, whatever its label, suite or the plugin versions' run id."""
+    spec = {k: v for k, v in record["spec"].items() if k not in ("label", "suite")}
+    return json.dumps(spec, sort_keys=True)
+
+
+def combine(*sets: RunSet) -> RunSet:
+    """One run set from several; a run present in more than one is taken from the first.
+
+    Runs are matched by what they computed (spec without label or suite), not only by run id:
+    a published baseline recomputed under another zobench version must not count twice.
+    """
+    seen: set[str] = set()
+    records, frames = [], []
+    for run_set in sets:
+        kept = []
+        for record in run_set.records:
+            key = _spec_key(record)
+            if key not in seen:
+                seen.add(key)
+                kept.append(record)
+        records.extend(kept)
+        ids = [r["run_id"] for r in kept]
+        frames.append(run_set.curves.filter(pl.col("run_id").is_in(ids)))
+    records.sort(key=lambda r: r["run_id"])
+    return RunSet(tuple(records), pl.concat(frames, how="diagonal_relaxed"))
+
+
+def compact(run_set: RunSet) -> tuple[list[dict[str, Any]], pl.DataFrame]:
+    """What a leaderboard publishes: records without tracebacks or host names, sorted curves."""
+    records = []
+    for record in run_set.records:
+        provenance = {
+            k: v for k, v in record.get("provenance", {}).items() if k not in _PRIVATE_PROVENANCE
+        }
+        keep = {k: v for k, v in record.items() if k not in ("error", "traceback")}
+        records.append({**keep, "provenance": provenance})
+    curves = run_set.curves.sort(["run_id", "iteration"])
+    return records, curves
+
+
+def _run_settings(records: tuple[dict[str, Any], ...]) -> dict[str, dict[str, Any]]:
+    """Run id → ``{"run.<setting>": value}`` for the run-level settings that differ."""
+    varying = [s for s in RUN_SETTINGS if len({json.dumps(r["spec"].get(s)) for r in records}) > 1]
+    return {r["run_id"]: {f"run.{s}": r["spec"].get(s) for s in varying} for r in records}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def long_frame(run_set: RunSet) -> pl.DataFrame:
+    """Identifiers, swept settings (``<table>.<setting>``, ``run.<setting>``) and the curves."""
+    swept = swept_parameters(list(run_set.records))
+    run_level = _run_settings(run_set.records)
+    columns = {k for values in swept.values() for k in values}
+    numeric = {
+        k
+        for k in columns
+        if all(_is_number(values.get(k)) or values.get(k) is None for values in swept.values())
+    }
+    rows = []
+    for record in run_set.records:
+        run_id = record["run_id"]
+        params = {
+            # numbers stay numbers (an ablation's x axis); anything else is text, one dtype
+            k: v if v is None or k in numeric else str(v)
+            for k, v in swept[run_id].items()
+        }
+        rows.append({**identifiers(record), **params, **run_level[run_id]})
+    ids = pl.DataFrame(rows, infer_schema_length=None)
+    return ids.join(run_set.curves, on="run_id", how="inner", maintain_order="left")
+
+
+def setting_columns(frame: pl.DataFrame) -> list[str]:
+    """The swept-setting columns of a long or final frame, in a fixed order."""
+    prefixes = (*COMPONENT_KINDS, "run")
+    return sorted(c for c in frame.columns if "." in c and c.split(".", 1)[0] in prefixes)
+
+
+def task_columns(frame: pl.DataFrame) -> list[str]:
+    """Columns that define a leaderboard group: component names plus non-algorithm settings."""
+    settings = [c for c in setting_columns(frame) if not c.startswith("algorithm.")]
+    return [*GROUP_NAMES, *settings]
+
+
+def setting_text(value: Any) -> str:
+    """A setting as written in a suite: a column mixing 10 and 2.5 holds 10.0, shown as 10."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def entry_name(row: dict[str, Any], algorithm_settings: list[str]) -> str:
+    """An algorithm entry's display name: its label, plus the algorithm settings it sweeps."""
+    extra = [
+        f"{c.split('.', 1)[1]}={setting_text(row[c])}"
+        for c in algorithm_settings
+        if row[c] is not None
+    ]
+    return f"{row['label']} ({', '.join(extra)})" if extra else row["label"]
+
+
+def final_scores(frame: pl.DataFrame, last: int = 1) -> pl.DataFrame:
+    """One row per run of a :func:`long_frame`: identifiers, settings, ``entry``, final values.
+
+    ``score`` and ``score_normalized`` are the means of the last ``last`` evaluations
+    (:func:`stats.final_score`); the ledger columns and ``wall_s`` are the last row's, i.e. what
+    the run spent in all. ``value`` is the normalized final score, or the raw one in groups where
+    some run has no normalized score (``value_kind`` says which), so a group never mixes scales.
+    """
+    if last < 1:
+        raise ZobenchError(f"--last must be at least 1, got {last}")
+    frame = frame.sort(["run_id", "iteration"])
+    tail = frame.group_by("run_id", maintain_order=True).tail(last)
+    ledger = [c for c in (*BUDGETS, "wall_s") if c in frame.columns]
+    keys = [c for c in identifiers_and_settings(frame) if c != "run_id"]
+    final = tail.group_by("run_id", maintain_order=True).agg(
+        *(pl.col(c).first() for c in keys),
+        *(pl.col(c).last() for c in ledger),
+        pl.col("score").mean(),
+        pl.when(pl.col("score_normalized").null_count() == 0)
+        .then(pl.col("score_normalized").mean())
+        .otherwise(None)
+        .alias("score_normalized"),
+    )
+    algorithm_settings = [c for c in setting_columns(final) if c.startswith("algorithm.")]
+    names = [entry_name(row, algorithm_settings) for row in final.iter_rows(named=True)]
+    tasks = task_columns(final)
+    normalized = pl.col("score_normalized").null_count().over(tasks) == 0
+    return (
+        final.with_columns(pl.Series("entry", names, dtype=pl.String))
+        .with_columns(
+            pl.when(normalized)
+            .then(pl.col("score_normalized"))
+            .otherwise(pl.col("score"))
+            .alias("value"),
+            pl.when(normalized)
+            .then(pl.lit("normalized"))
+            .otherwise(pl.lit("score"))
+            .alias("value_kind"),
+        )
+        .sort([*tasks, "entry", "seed", "run_id"], nulls_last=True)
+    )
+
+
+def curve_rows(frame: pl.DataFrame, final: pl.DataFrame) -> pl.DataFrame:
+    """The long frame's curves with each run's ``entry`` and its group's ``value`` scale."""
+    scale = final.select("run_id", "entry", "value_kind")
+    return frame.join(scale, on="run_id", how="inner", maintain_order="left").with_columns(
+        pl.when(pl.col("value_kind") == "normalized")
+        .then(pl.col("score_normalized"))
+        .otherwise(pl.col("score"))
+        .alias("value")
+    )
+
+
+def identifiers_and_settings(frame: pl.DataFrame) -> list[str]:
+    """Identifying columns plus swept settings of a long frame."""
+    ids = ["suite", "run_id", "algorithm", "label", *GROUP_NAMES, "seed"]
+    return [*ids, *setting_columns(frame)]
+
+
+def groups(final: pl.DataFrame) -> list[tuple[dict[str, Any], pl.DataFrame]]:
+    """The leaderboard groups of a final-score frame, sorted by their task columns."""
+    tasks = task_columns(final)
+    out = []
+    for _, part in final.group_by(tasks, maintain_order=True):
+        out.append(({c: part.get_column(c)[0] for c in tasks}, part))
+    return sorted(out, key=lambda item: json.dumps(item[0], sort_keys=True, default=str))
+
+
+@dataclass(frozen=True)
+class EntryStats:
+    """One algorithm entry of a group: its final values over seeds and their summary."""
+
+    entry: str
+    seeds: tuple[int, ...]
+    values: np.ndarray
+    summary: stats.Aggregate
+    queries: float
+    episodes: float
+    wall_s: float
+
+
+def entry_stats(group: pl.DataFrame, reps: int = 2000) -> list[EntryStats]:
+    """Each entry's summary, ranked by IQM (then mean, then name) — the leaderboard order."""
+    out = []
+    for (entry,), part in group.group_by(["entry"], maintain_order=True):
+        part = part.sort(["seed", "run_id"])
+        values = part.get_column("value").to_numpy().astype(float)
+        out.append(
+            EntryStats(
+                entry=str(entry),
+                seeds=tuple(part.get_column("seed").to_list()),
+                values=values,
+                summary=stats.aggregate(values, reps=reps),
+                queries=float(part.get_column("queries").mean()),
+                episodes=float(part.get_column("episodes").mean()),
+                wall_s=float(part.get_column("wall_s").mean()),
+            )
+        )
+    return sorted(out, key=lambda e: (-e.summary.iqm, -e.summary.mean, e.entry))
+
+
+def improvement(x: EntryStats, y: EntryStats) -> tuple[float, bool]:
+    """P(x beats y) and whether it was paired by seed (both ran the same seeds, once each)."""
+    paired = x.seeds == y.seeds and len(set(x.seeds)) == len(x.seeds)
+    if paired:
+        return stats.paired_probability_of_improvement(x.values, y.values), True
+    return stats.probability_of_improvement(x.values, y.values), False
+
+
+def improvement_matrix(entries: list[EntryStats]) -> np.ndarray:
+    """``M[i, j]`` = P(entry i beats entry j) (paired where possible); NaN on the diagonal."""
+    size = len(entries)
+    matrix = np.full((size, size), np.nan)
+    for i, x in enumerate(entries):
+        for j, y in enumerate(entries):
+            if i != j:
+                matrix[i, j] = improvement(x, y)[0]
+    return matrix
+
+
+def curve_band(curves: np.ndarray, *, reps: int = 1000, seed: int = 0) -> np.ndarray:
+    """Mean over seeds and its 95% percentile-bootstrap band, for every evaluation at once.
+
+    ``curves`` is ``(seeds, points)``; the result is ``(3, points)``: mean, low, high. It is the
+    bootstrap of :func:`stats.stratified_bootstrap_ci` with the mean as statistic, vectorized over
+    points (one resample of seeds serves every point, so the band is a coherent curve) — calling
+    that function point by point would cost a Python loop of ``reps`` per point.
+    """
+    curves = np.asarray(curves, dtype=float)
+    picks = np.random.default_rng(seed).integers(0, curves.shape[0], size=(reps, curves.shape[0]))
+    means = curves[picks].mean(axis=1)
+    low, high = np.quantile(means, [0.025, 0.975], axis=0)
+    return np.stack([curves.mean(axis=0), low, high])
