@@ -300,3 +300,20 @@ def test_address_implies_the_dask_executor(invoke: object, tmp_path: Path) -> No
         )
     assert result.exit_code == 0, result.output
     assert "2 runs: 2 done" in result.output
+
+
+def test_run_with_report_writes_the_report_and_without_it_points_to_the_command(
+    invoke: object, tmp_path: Path
+) -> None:
+    path = tmp_path / "suite.toml"
+    path.write_text(document(SUITE))
+    out = tmp_path / "out"
+    plain = invoke("run", str(path), "--out", str(out), "--executor", "serial")
+    assert plain.exit_code == 0, plain.output
+    assert f"next: zobench report {out}" in plain.output
+    assert not (out / "report").exists()
+    reported = invoke("run", str(path), "--out", str(out), "--executor", "serial", "--report")
+    assert reported.exit_code == 0, reported.output
+    markdown = sorted((out / "report").glob("*.md"))
+    assert markdown, "no report markdown written"
+    assert "IQM" in markdown[0].read_text()

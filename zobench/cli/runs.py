@@ -59,6 +59,9 @@ def ranking_table(outcome: scheduler.SuiteOutcome) -> Table | None:
 @click.option("--executor", default="process", show_default=True, help="serial, process, dask.")
 @click.option("--address", help="Dask scheduler address (implies --executor dask).")
 @click.option("--fresh", is_flag=True, help="Recompute runs that are already done in the store.")
+@click.option(
+    "--report", "with_report", is_flag=True, help="Then write plots and markdown to OUT/report/."
+)
 @click.pass_context
 def run_command(
     ctx: click.Context,
@@ -69,6 +72,7 @@ def run_command(
     executor: str,
     address: str | None,
     fresh: bool,
+    with_report: bool,
 ) -> None:
     """Run a suite (default: the built-in 'quickstart') into a resumable results folder.
 
@@ -81,6 +85,7 @@ def run_command(
       zobench run
       zobench run my-suite.toml --out results/mine --jobs 4
       zobench run quickstart --seeds 10 --address tcp://10.0.0.5:8786
+      zobench run quickstart --report
     """
     host = get_host()
     parsed = load_suite(suite, host=host)
@@ -109,6 +114,12 @@ def run_command(
     )
     for run_id, error in outcome.failed.items():
         console.print(f"[red]failed[/red] {run_id}: {escape(error.splitlines()[0])}")
+    if with_report and len(outcome.failed) < len(outcome.planned):
+        from zobench.report import make_report
+
+        console.print(f"report: {escape(str(make_report(out)))}")
+    elif not with_report:
+        console.print(f"next: zobench report {escape(str(out))}  (statistics, plots, markdown)")
     if outcome.failed:
         console.print(f"details: zobench runs {escape(str(out))}")
         ctx.exit(1)
