@@ -12,7 +12,7 @@ import pytest
 import zobench
 from zobench import api
 from zobench.bench import runner
-from zobench.bench.runner import COLUMNS, RunFailed, evaluation_seed, run
+from zobench.bench.runner import COLUMNS, REFERENCE_COLUMNS, RunFailed, evaluation_seed, run
 from zobench.bench.spec import RunSpec
 from zobench.errors import RewardAccessError, UnknownComponentError
 from zobench.plugins import PluginHost, PluginLoadWarning
@@ -83,9 +83,14 @@ def test_columns_dtypes_and_evaluation_rows():
     assert list(frame.columns[: len(COLUMNS)]) == list(COLUMNS)
     assert dict(frame.schema) == {
         **COLUMNS,
+        **REFERENCE_COLUMNS,
         "diag_mean_delta": pl.Float64,
         "diag_grad_norm": pl.Float64,
     }
+    # the gridworld has tables: its optimum is exact dynamic programming, the same in every row
+    assert frame["ref_optimal_exact"].to_list() == [True] * 4
+    assert frame["ref_optimal"].n_unique() == 1
+    assert frame["ref_uniform"].n_unique() == 1
     assert frame["iteration"].to_list() == [0, 5, 10, 12]  # 0, every eval_every, and the end
     assert frame["diag_grad_norm"][0] is None  # no step before iteration 0
     assert frame["episodes"].to_list() == [0, 40, 80, 96]  # 2N episodes per iteration

@@ -38,6 +38,15 @@ COLUMNS: dict[str, pl.DataType] = {
 }
 """The fixed leading columns of a learning curve and their dtypes; ``diag_*`` columns follow."""
 
+REFERENCE_COLUMNS: dict[str, pl.DataType] = {
+    "ref_uniform": pl.Float64(),
+    "ref_optimal": pl.Float64(),
+    "ref_optimal_exact": pl.Boolean(),
+}
+"""What ``score_normalized`` was normalized by: the uniform policy's J, the optimal J (null when
+unknown) and whether that optimum is exact (dynamic programming) or the Monte Carlo value of the
+environment's reference policy, an approximation a learner can exceed. Constant within a run."""
+
 _LEDGER_COLUMNS = ("episodes", "env_steps", "queries", "reward_obs", "messages")
 
 PROGRESS_EVERY = 10
@@ -82,7 +91,8 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
     (ledger counters after the iteration; ``wall_s`` is wall time since the run started,
     counting everything: building, references, steps and evaluations), then the last step's
     diagnostics as ``diag_<key>`` (null at iteration 0). ``score_normalized`` is
-    (J − J_uniform) / (J_optimal − J_uniform), null when no optimum is known.
+    (J − J_uniform) / (J_optimal − J_uniform), null when no optimum is known; the
+    :data:`REFERENCE_COLUMNS` after it say what it was normalized by.
 
     Raises :class:`RunFailed` when θ or a score is NaN or infinite, and the usual
     :class:`~zobench.errors.ZobenchError` subclasses for unknown names or bad parameters.
@@ -133,6 +143,9 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
             "wall_s": time.perf_counter() - start,
             "score": value,
             "score_normalized": refs.normalise(value),
+            "ref_uniform": refs.uniform,
+            "ref_optimal": refs.optimal,
+            "ref_optimal_exact": refs.optimal_exact if refs.optimal is not None else None,
         }
         for key, diag in diagnostics.items():
             if key not in diag_keys:
@@ -152,5 +165,5 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
         if progress is not None and (iteration % PROGRESS_EVERY == 0 or iteration == total):
             progress(iteration, total)
 
-    schema = {**COLUMNS, **{f"diag_{key}": pl.Float64() for key in diag_keys}}
+    schema = {**COLUMNS, **REFERENCE_COLUMNS, **{f"diag_{key}": pl.Float64() for key in diag_keys}}
     return pl.DataFrame(rows, schema=schema)

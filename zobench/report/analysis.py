@@ -224,6 +224,7 @@ def final_scores(frame: pl.DataFrame, last: int = 1) -> pl.DataFrame:
     final = tail.group_by("run_id", maintain_order=True).agg(
         *(pl.col(c).first() for c in keys),
         *(pl.col(c).last() for c in ledger),
+        *(pl.col(c).first() for c in ("ref_optimal_exact",) if c in frame.columns),
         pl.col("score").mean(),
         pl.when(pl.col("score_normalized").null_count() == 0)
         .then(pl.col("score_normalized").mean())

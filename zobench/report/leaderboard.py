@@ -92,6 +92,8 @@ class Section:
     entries: list[EntryStats]
     improvement: list[tuple[float, bool] | None]
     plots: list[Plot] = field(default_factory=list)
+    approximate: bool = False
+    """True when some run's optimum was the reference policy's Monte Carlo value."""
 
     @property
     def title(self) -> str:
@@ -106,8 +108,13 @@ def group_title(task: dict[str, Any]) -> str:
     return " · ".join(names) + (f" ({', '.join(settings)})" if settings else "")
 
 
-def scale_text(kind: str) -> str:
-    """What a group's scores are: normalized, or raw when the group has no reference."""
+def scale_text(kind: str, *, approximate: bool = False) -> str:
+    """What a group's scores are: normalized (against an exact or approximate optimum), or raw."""
+    if kind == "normalized" and approximate:
+        return (
+            "final normalized score (0 = uniform policy, 1 = the Monte Carlo value of the "
+            "environment's reference policy: an approximate optimum, which a learner can exceed)"
+        )
     if kind == "normalized":
         return "final normalized score (0 = uniform policy, 1 = optimal policy)"
     return "final raw score (no reference to normalize by in this group)"
@@ -128,7 +135,9 @@ def _section(task: dict[str, Any], group: pl.DataFrame, curves: pl.DataFrame, fm
     kind = group.get_column("value_kind")[0]
     entries = analysis.entry_stats(group)
     pairs = [analysis.improvement(a, b) for a, b in itertools.pairwise(entries)]
-    section = Section(task, kind, entries, [*pairs, None])
+    exact = group.get_column("ref_optimal_exact") if "ref_optimal_exact" in group.columns else None
+    approximate = exact is not None and bool((exact == False).any())  # noqa: E712 (polars)
+    section = Section(task, kind, entries, [*pairs, None], approximate=approximate)
     stem = f"{PLOTS}/{slug(section.title, json.dumps(task, sort_keys=True, default=str))}"
     section.plots.append(Plot("final scores", f"{stem}-final.{fmt}", "final", (entries, kind)))
     if len(entries) > 1:
@@ -351,7 +360,7 @@ def markdown(board: Leaderboard, *, raw_links: bool = True) -> str:
         "(paired by seed where both ran the same seeds).",
     ]
     for section in board.sections:
-        scale = scale_text(section.kind)
+        scale = scale_text(section.kind, approximate=section.approximate)
         links = " · ".join(f"[{p.text}]({p.path})" for p in section.plots)
         lines += ["", f"## {escape(section.title)}", "", f"Score: {scale}.", ""]
         lines += _table(section)
