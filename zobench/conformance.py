@@ -1,0 +1,395 @@
+"""The conformance kit's machinery: shared helpers, construction and each kind's checks.
+
+Its public face is :mod:`zobench.testing`, which plugin authors import; this module holds the
+checks of construction, determinism and kind-specific behaviour so that the facade stays small.
+Like the facade, it imports nothing heavy at module level.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sys
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from zobench import api
+
+TINY_GRIDWORLD: dict[str, Any] = {"size": 3, "goal": [2, 2], "horizon": 6}
+"""Parameters (as TOML would spell them) of the ``gridworld`` the algorithm checks run on:
+9 states, 6 steps, so a tiny run takes milliseconds."""
+
+TINY_PREFERENCE = "bradley-terry"
+"""The preference model of the algorithm checks' panel."""
+
+TINY_ITERATIONS = 4
+"""Iterations of a tiny run: enough to exercise an update and two evaluations, no more."""
+
+TIME_COLUMNS = frozenset({"wall_s", "time_s", "elapsed_s", "timestamp"})
+"""Learning-curve columns that measure time and so may differ between identical runs."""
+
+_BASES: dict[str, type] = {
+    "algorithm": api.Algorithm,
+    "environment": api.Environment,
+    "preference-model": api.PreferenceModel,
+    "topology": api.Topology,
+    "executor": api.Executor,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _label(obj: Any) -> str:
+    """How a message names a component: kind, registry name and Python location."""
+    kind = getattr(obj, "kind", "") or "component"
+    name = getattr(obj, "name", "") or "<no name>"
+    where = obj if isinstance(obj, type) else type(obj)
+    return f"{kind} '{name}' ({where.__module__}.{where.__qualname__})"
+
+
+def _fail(obj: Any, message: str) -> typing.NoReturn:
+    # AssertionError (not `assert`) so the checks still work under `python -O`
+    raise AssertionError(f"{_label(obj)}: {message}")
+
+
+def _kind_of(obj: Any) -> str:
+    if isinstance(obj, api.SuiteDefinition):
+        return "suite"
+    for kind, base in _BASES.items():
+        if isinstance(obj, type) and issubclass(obj, base):
+            return kind
+    raise AssertionError(
+        f"{obj!r} is not a zobench component: subclass one of "
+        f"{', '.join(b.__qualname__ for b in _BASES.values())} (from zobench.api), "
+        f"or make a zobench.api.SuiteDefinition"
+    )
+
+
+def _as_toml(value: Any) -> Any:
+    """The value as a TOML file would hand it back: tuples become lists."""
+    if isinstance(value, (tuple, list)):
+        return [_as_toml(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _as_toml(v) for k, v in value.items()}
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Structural equality that understands numpy arrays, dataclasses and plain objects."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b))
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, Mapping):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if dataclasses.is_dataclass(a) and not isinstance(a, type):
+        return all(_same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+    if hasattr(a, "__dict__") and not callable(a):
+        # caches (leading underscore) may legitimately differ; the public state may not
+        public = {k: v for k, v in vars(a).items() if not k.startswith("_")}
+        other = {k: v for k, v in vars(b).items() if not k.startswith("_")}
+        return _same(public, other)
+    return bool(a == b)
+
+
+# ---------------------------------------------------------------------------------------------
+# Construction
+# ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def registered(cls: type) -> Iterator[None]:
+    """Make ``cls`` resolvable by its name in the process-wide host for the duration.
+
+    The runner builds components by name; a class under test may not be installed (a plugin
+    in development) or may be shadowed. An already registered identical class is left alone.
+    """
+    from zobench.plugins import Registration, get_host
+
+    host = get_host()
+    key = (cls.kind, cls.name)
+    previous = host.registry.get(key)
+    if previous is not None and previous.obj is cls:
+        yield
+        return
+    host.registry[key] = Registration(
+        cls.kind, cls.name, cls, "zobench-conformance", "local", "zobench.testing"
+    )
+    try:
+        yield
+    finally:
+        if previous is None:
+            host.registry.pop(key, None)
+        else:
+            host.registry[key] = previous
+
+
+def tiny_problem(seed: int = 0, *, uses_rewards: bool = False) -> Any:
+    """A small single-agent gridworld :class:`~zobench.sim.problem.Problem` for quick checks."""
+    import zobench
+    from zobench.sim.problem import build_problem
+
+    env = zobench.make("environment", "gridworld", **TINY_GRIDWORLD)
+    preference = zobench.make("preference-model", TINY_PREFERENCE)
+    return build_problem(env, preference, seed=seed, uses_rewards=uses_rewards)
+
+
+def _missing_dependency(exc: BaseException | None) -> bool:
+    """True when ``exc`` is, or was raised while handling, an ImportError (an uninstalled extra)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, ImportError):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _construct(cls: type) -> Any:
+    try:
+        return cls()
+    except Exception as exc:
+        message = f"cannot be built with its default Config: {type(exc).__name__}: {exc}"
+        if _missing_dependency(exc) and "pytest" in sys.modules:
+            # An optional dependency (an extra such as zobench[dask]) is not installed: this
+            # environment cannot check the component. Reported as a skip with the reason, so it
+            # shows in pytest's summary rather than passing or failing silently.
+            import pytest
+
+            pytest.skip(f"{_label(cls)}: {message}")
+        _fail(cls, message)
+
+
+def check_constructs(cls: Any) -> None:
+    """The component builds from its default Config and exposes what its kind promises."""
+    kind = _kind_of(cls)
+    if kind == "suite":
+        return  # a suite is data, built already
+    if kind == "algorithm":
+        problem = tiny_problem(uses_rewards=cls.uses_rewards)
+        try:
+            algorithm = cls(cls.Config(), problem)
+        except Exception as exc:
+            _fail(cls, f"cannot be built on a tiny gridworld: {type(exc).__name__}: {exc}")
+        theta = getattr(algorithm, "theta", None)
+        if not isinstance(theta, np.ndarray) or theta.shape != problem.theta_shape:
+            _fail(
+                cls,
+                f"theta must be an array shaped {problem.theta_shape} after construction, "
+                f"got {getattr(theta, 'shape', type(theta).__name__)}",
+            )
+        return
+    obj = _construct(cls)
+    if not dataclasses.is_dataclass(obj.config) or type(obj.config) is not cls.Config:
+        _fail(cls, "self.config must hold the Config instance (call super().__init__(config))")
+    repr(obj)
+    if kind == "environment":
+        for attr in ("n_agents", "n_states", "n_actions", "horizon", "noise_dims"):
+            value = getattr(obj, attr, None)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                _fail(cls, f"{attr} must be a positive int after construction, got {value!r}")
+        gamma = getattr(obj, "gamma", None)
+        if not isinstance(gamma, (int, float)) or not 0.0 < gamma <= 1.0:
+            _fail(cls, f"gamma must be a number in (0, 1], got {gamma!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Determinism and kind-specific behaviour
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_environment(cls: type) -> None:
+    envs = [_construct(cls), _construct(cls)]
+    env = envs[0]
+    if env.networked:
+        from zobench.plugins import get_host
+
+        topology = get_host().get("topology", env.default_topology).obj()
+        for e in envs:
+            e.connect(topology.build(e.n_agents, np.random.default_rng(0)))
+    batch, n = 5, env.n_agents
+    rng = np.random.default_rng(12345)
+    noise = rng.random((batch, n, env.noise_dims))
+    states = [e.reset(noise.copy()) for e in envs]
+    _check_states(cls, "reset", states[0], batch, env)
+    if not _same(states[0], states[1]):
+        _fail(cls, "reset() gave different states for the same noise")
+    low, high = np.inf, -np.inf
+    for t in range(env.horizon):
+        actions = rng.integers(0, env.n_actions, size=(batch, n))
+        noise = rng.random((batch, n, env.noise_dims))
+        out = [e.step(s, actions.copy(), noise.copy()) for e, s in zip(envs, states, strict=True)]
+        (s0, r0), (s1, r1) = out
+        _check_states(cls, f"step {t}", s0, batch, env)
+        rewards = np.asarray(r0)
+        if rewards.shape != (batch, n) or not np.isfinite(rewards).all():
+            _fail(
+                cls, f"step {t}: rewards must be finite, shaped {(batch, n)}, got {rewards.shape}"
+            )
+        if not (_same(s0, s1) and _same(r0, r1)):
+            _fail(cls, f"step {t}: the same states, actions and noise gave different results")
+        states = [s0, s1]
+        low, high = min(low, rewards.min()), max(high, rewards.max())
+    # preference-only algorithms bound return differences with the declared span
+    if high - low > env.reward_span * (1 + 1e-9):
+        _fail(cls, f"rewards spanned {high - low:g} but reward_span declares {env.reward_span:g}")
+    tables = env.tables()
+    if tables is not None:
+        joint_s, joint_a = env.n_states**n, env.n_actions**n
+        if tables.transitions.shape != (joint_s, joint_a, joint_s):
+            _fail(cls, f"tables().transitions must be shaped {(joint_s, joint_a, joint_s)}")
+        if not np.allclose(tables.transitions.sum(axis=-1), 1.0):
+            _fail(cls, "tables().transitions: rows must sum to 1")
+        if tables.rewards.shape != (joint_s, joint_a):
+            _fail(cls, f"tables().rewards must be shaped {(joint_s, joint_a)}")
+        if tables.initial.shape != (joint_s,) or not np.isclose(tables.initial.sum(), 1.0):
+            _fail(cls, f"tables().initial must be a distribution over {joint_s} joint states")
+
+
+def _check_states(cls: type, where: str, states: Any, batch: int, env: Any) -> None:
+    states = np.asarray(states)
+    if states.shape != (batch, env.n_agents) or not np.issubdtype(states.dtype, np.integer):
+        _fail(
+            cls,
+            f"{where}: states must be ints shaped {(batch, env.n_agents)}, "
+            f"got {states.dtype} {states.shape}",
+        )
+    if states.min() < 0 or states.max() >= env.n_states:
+        _fail(cls, f"{where}: states must lie in [0, n_states={env.n_states})")
+
+
+def _check_preference_model(cls: type) -> None:
+    for scale in (1.0, 2.5):
+        model = cls(dataclasses.replace(cls.Config(), scale=scale))
+        x = np.linspace(-6.0, 6.0, 241) * scale
+        p = np.asarray(model.link(x), dtype=float)
+        if p.shape != x.shape:
+            _fail(cls, f"link() must keep its input's shape {x.shape}, got {p.shape}")
+        if not (np.isfinite(p).all() and (p >= 0).all() and (p <= 1).all()):
+            _fail(cls, f"link() must give probabilities in [0, 1] (scale={scale})")
+        if (np.diff(p) < -1e-12).any():
+            bad = float(x[1:][np.diff(p) < -1e-12][0])
+            _fail(cls, f"link() must be increasing; it decreases at x={bad:g} (scale={scale})")
+        if not _same(p, np.asarray(model.link(x), dtype=float)):
+            _fail(cls, "link() gave different values for the same input")
+        # the inverse is only defined where the link is strictly inside (0, 1)
+        inside = (p > 1e-6) & (p < 1 - 1e-6)
+        if inside.sum() < 10:
+            _fail(cls, f"link() is saturated almost everywhere on [-6s, 6s] (scale={scale})")
+        if (np.diff(p[inside]) <= 0).any():
+            _fail(cls, f"link() must be strictly increasing where 0 < link < 1 (scale={scale})")
+        back = np.asarray(model.inverse(p[inside]), dtype=float)
+        if not np.allclose(back, x[inside], rtol=1e-6, atol=1e-6 * scale):
+            worst = int(np.argmax(np.abs(back - x[inside])))
+            _fail(
+                cls,
+                f"inverse(link(x)) != x: at x={x[inside][worst]:g} got {back[worst]:g} "
+                f"(scale={scale})",
+            )
+        if cls.symmetric and not np.allclose(p + p[::-1], 1.0, atol=1e-9):
+            _fail(cls, "declares symmetric = True but link(-x) != 1 - link(x)")
+
+
+def _check_topology(cls: type) -> None:
+    topology = _construct(cls)
+    for n in (1, 4, 9):
+        first = topology.build(n, np.random.default_rng(7))
+        second = topology.build(n, np.random.default_rng(7))
+        if getattr(first, "n_agents", None) != n:
+            _fail(
+                cls, f"build({n}, rng) made a network of {getattr(first, 'n_agents', '?')} agents"
+            )
+        if not _same(first, second):
+            _fail(cls, f"build({n}, rng) gave different networks for the same seed")
+
+
+def _square(x: int) -> int:
+    """A picklable task for the executor check."""
+    return x * x
+
+
+def _check_executor(cls: type) -> None:
+    executor = _construct(cls)
+    tasks = list(range(6))
+    try:
+        results = list(executor.map_unordered(_square, tasks))
+    finally:
+        close = getattr(executor, "close", None) or getattr(executor, "shutdown", None)
+        if callable(close):
+            close()
+    indices = sorted(i for i, _ in results)
+    if indices != tasks:
+        _fail(cls, f"map_unordered must yield every task index once; got {indices}")
+    wrong = [i for i, r in results if r != _square(tasks[i])]
+    if wrong:
+        _fail(cls, f"map_unordered paired results with the wrong task indices: {wrong}")
+
+
+def _tiny_run(cls: type, seed: int) -> Any:
+    import zobench
+
+    with registered(cls):
+        try:
+            return zobench.run_one(
+                algorithm=cls.name,
+                environment="gridworld",
+                environment_params=dict(TINY_GRIDWORLD),
+                preference=TINY_PREFERENCE,
+                seed=seed,
+                iterations=TINY_ITERATIONS,
+                eval_every=2,
+                eval_episodes=32,
+            )
+        except Exception as exc:
+            _fail(cls, f"a tiny run on gridworld failed: {type(exc).__name__}: {exc}")
+
+
+def _without_time(frame: Any) -> Any:
+    return frame.drop([c for c in frame.columns if c in TIME_COLUMNS])
+
+
+def _check_algorithm_determinism(cls: type) -> None:
+    first, second = (_without_time(_tiny_run(cls, seed=3)) for _ in range(2))
+    if first.columns != second.columns:
+        _fail(cls, "two runs with the same seed gave different columns")
+    if not first.equals(second):
+        differing = [c for c in first.columns if not first[c].equals(second[c])]
+        _fail(cls, f"two runs with the same seed differ in columns: {', '.join(differing)}")
+
+
+def check_deterministic(cls: Any) -> None:
+    """Same inputs and seed, same outputs; plus each kind's mathematical contract."""
+    checks: dict[str, Callable[[Any], None]] = {
+        "environment": _check_environment,
+        "preference-model": _check_preference_model,
+        "topology": _check_topology,
+        "executor": _check_executor,
+        "algorithm": _check_algorithm_determinism,
+        "suite": lambda _: None,
+    }
+    checks[_kind_of(cls)](cls)
+
+
+def check_tiny_run(cls: Any) -> None:
+    """An algorithm finishes a tiny gridworld run with finite scores, honest about rewards."""
+    if _kind_of(cls) != "algorithm":
+        _fail(cls, "check_tiny_run applies to algorithms only")
+    frame = _tiny_run(cls, seed=0)
+    if frame.height == 0:
+        _fail(cls, "a tiny run recorded no rows")
+    numeric = [c for c, t in frame.schema.items() if t.is_numeric() and c not in TIME_COLUMNS]
+    for column in numeric:
+        values = frame[column].drop_nulls().to_numpy().astype(float)
+        if not np.isfinite(values).all():
+            _fail(cls, f"a tiny run recorded non-finite values in column '{column}'")
+    if not cls.uses_rewards and "reward_obs" in frame.columns and frame["reward_obs"].max() != 0:
+        _fail(cls, "declares uses_rewards = False but observed rewards")
