@@ -45,12 +45,11 @@ def to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
 def _figure(width: float = 7.0, height: float = 4.2) -> tuple[Any, Any]:
     sns.set_theme(style="whitegrid", context="notebook")
     plt.rcParams["svg.hashsalt"] = "zobench"  # SVG element ids are otherwise random
-    return plt.subplots(figsize=(width, height), dpi=100)
+    return plt.subplots(figsize=(width, height), dpi=100, layout="constrained")
 
 
 def _save(fig: Any, path: Path) -> None:
     fmt = path.suffix.lstrip(".")
-    fig.tight_layout()
     fig.savefig(path, format=fmt, metadata=_METADATA[fmt])
     plt.close(fig)
 
