@@ -89,6 +89,15 @@ class Component:
         return f"{type(self).__name__}({self.config!r})"
 
     @classmethod
+    def dependency_versions(cls) -> dict[str, str]:
+        """Versions of libraries outside the plugin's own distribution that shape its numbers.
+
+        They enter run ids next to the plugin's version, so upgrading such a library (Gymnasium
+        for the gym adapter) recomputes stored runs instead of silently reusing them.
+        """
+        return {}
+
+    @classmethod
     def resolve(cls, suffix: str) -> type[Component]:
         """The class serving ``name:suffix`` when this component is a family (e.g. ``gym:<EnvId>``).
 

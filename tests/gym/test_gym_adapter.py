@@ -345,3 +345,18 @@ def test_a_table_less_environment_estimates_its_reward_span_or_takes_the_users()
     assert estimated.reward_span == 2.0
     declared = zobench.make("environment", "gym:Blackjack-v1", reward_span=2.5)
     assert declared.reward_span == 2.5
+
+
+def test_the_gymnasium_version_is_part_of_the_run_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Gymnasium upgrade may change dynamics, so stored runs must not be silently reused."""
+    from zobench.bench.scheduler import plan
+    from zobench.bench.spec import RunSpec
+    from zobench_plugins.environments.gym_adapter import GymEnvironment
+
+    spec = RunSpec.create(algorithm="uniform", environment="gym:FrozenLake-v1")
+    installed = plan([spec])[0].run_id
+    assert plan([spec])[0].run_id == installed  # stable for one installation
+    monkeypatch.setattr(
+        GymEnvironment, "dependency_versions", classmethod(lambda cls: {"gymnasium": "0.0.1"})
+    )
+    assert plan([spec])[0].run_id != installed

@@ -162,6 +162,10 @@ def plan(specs: list[RunSpec], host: PluginHost | None = None) -> list[PlannedRu
                 "version": reg.version,
             }
         versions = {c["distribution"]: c["version"] for c in components.values()}
+        for field_name, component in spec.components().items():
+            versions.update(
+                host.get(COMPONENT_KINDS[field_name], component.name).obj.dependency_versions()
+            )
         run_id = spec.run_id(versions)
         planned.setdefault(run_id, PlannedRun(run_id, spec, components))
     return list(planned.values())

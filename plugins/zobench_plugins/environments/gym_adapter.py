@@ -273,6 +273,16 @@ class GymEnvironment(api.Environment):
     """Config fields handed to ``gymnasium.make`` as keyword arguments."""
 
     @classmethod
+    def dependency_versions(cls) -> dict[str, str]:
+        """Gymnasium's version: its environments' dynamics may change between releases."""
+        import importlib.metadata
+
+        try:
+            return {"gymnasium": importlib.metadata.version("gymnasium")}
+        except importlib.metadata.PackageNotFoundError:
+            return {}
+
+    @classmethod
     def resolve(cls, suffix: str) -> type[api.Component]:
         """The class of ``gym:<suffix>`` with a Config made for that environment."""
         return resolve_env(suffix)
