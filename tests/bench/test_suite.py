@@ -158,3 +158,15 @@ def test_load_suite_from_file_from_name_and_with_suggestions(tmp_path: Path) -> 
     path.write_bytes(b"\xff\xfe not utf-8")
     with pytest.raises(SuiteError, match="cannot read suite file"):
         load_suite(path)
+
+
+def test_a_folder_named_like_a_built_in_suite_does_not_shadow_it(tmp_path, monkeypatch) -> None:
+    """Running from inside results/ must still find the built-in suite, not the results folder."""
+    from zobench.bench.suite import SuiteError, load_suite
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "quickstart").mkdir()
+    assert load_suite("quickstart").name == "quickstart"
+    (tmp_path / "not-a-suite").mkdir()
+    with pytest.raises(SuiteError, match="is a directory"):
+        load_suite("not-a-suite")

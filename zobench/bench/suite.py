@@ -284,10 +284,14 @@ def parse_suite(text: str, *, source: str = "suite", host: PluginHost | None = N
 
 
 def load_suite(file_or_name: str | Path, *, host: PluginHost | None = None) -> Suite:
-    """A suite from a TOML file path, else from a registered suite of that name."""
+    """A suite from a TOML file path, else from a registered suite of that name.
+
+    A directory is never a suite file, so a results folder named like a built-in suite (as
+    ``results/zpg-gridworld`` is, seen from ``results/``) does not shadow it.
+    """
     host = host or get_host()
     path = Path(file_or_name)
-    if path.is_dir():
+    if path.is_dir() and ("suite", str(file_or_name)) not in host.registry:
         raise SuiteError(f"{path}: is a directory, not a suite file")
     if path.is_file():
         try:
