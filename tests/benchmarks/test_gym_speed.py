@@ -11,10 +11,9 @@ the body runs once as a smoke test and nothing is asserted about speed.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
+from bench_timing import interleaved_best
 
 gym = pytest.importorskip("gymnasium")
 
@@ -38,20 +37,6 @@ def gymnasium_rollout(vector, sample, horizon: int, rng: np.random.Generator) ->
     return total
 
 
-def _interleaved_best(fast, reference, rounds: int) -> tuple[float, float]:
-    """Best times of two functions timed alternately, so both see the same machine load."""
-    best_fast = best_reference = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fast()
-        middle = time.perf_counter()
-        reference()
-        end = time.perf_counter()
-        best_fast = min(best_fast, middle - start)
-        best_reference = min(best_reference, end - middle)
-    return best_fast, best_reference
-
-
 def test_gym_adapter_against_sync_vector_env(benchmark):
     env = zobench.make("environment", "gym:FrozenLake-v1")
     theta = np.random.default_rng(0).normal(size=(1, env.n_states, env.n_actions))
@@ -66,7 +51,7 @@ def test_gym_adapter_against_sync_vector_env(benchmark):
         gymnasium_rollout(vector, sample, env.horizon, reference_rng)  # the smoke test
         if benchmark.disabled:
             return
-        fast_alt, reference = _interleaved_best(
+        fast_alt, reference = interleaved_best(
             lambda: rollout(env, theta, batch=BATCH, rng=rng),
             lambda: gymnasium_rollout(vector, sample, env.horizon, reference_rng),
             rounds=7,

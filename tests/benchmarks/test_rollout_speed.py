@@ -9,10 +9,9 @@ speed is asserted.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
+from bench_timing import interleaved_best
 
 from zobench.sim import policy
 from zobench.sim.evaluate import exact_value
@@ -49,20 +48,6 @@ def reference_rollout(env: GridWorld, theta: np.ndarray, episodes: int, rng: np.
     return states[..., None], actions[..., None], rewards[..., None]
 
 
-def _interleaved_best(fast, reference, rounds: int) -> tuple[float, float]:
-    """Best times of two functions timed alternately, so both see the same machine load."""
-    best_fast = best_reference = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fast()
-        middle = time.perf_counter()
-        reference()
-        end = time.perf_counter()
-        best_fast = min(best_fast, middle - start)
-        best_reference = min(best_reference, end - middle)
-    return best_fast, best_reference
-
-
 @pytest.mark.parametrize("batch", [64, 8192])
 def test_rollout_throughput(benchmark, batch):
     env = GridWorld()
@@ -87,7 +72,7 @@ def test_rollout_throughput(benchmark, batch):
     ref_episodes = 100
     # pytest-benchmark's minimum, and the best of rounds that alternate with the reference (a
     # busy machine — this one is shared — then penalises both sides alike)
-    fast_alt, reference_time = _interleaved_best(
+    fast_alt, reference_time = interleaved_best(
         lambda: rollout(env, theta, batch=batch, rng=rng),
         lambda: reference_rollout(env, theta, ref_episodes, np.random.default_rng(3)),
         rounds=15,
