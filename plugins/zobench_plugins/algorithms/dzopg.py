@@ -78,7 +78,7 @@ class Config:
     return_bound: float | None = param(
         None,
         "B of the 'bound' trimming. None derives it from public facts: the environment's "
-        "per-step reward span (`reward_span`, else 1) × max_i |N_i^κ| / n × Σ_{t<H} w_t.",
+        "per-step reward span (`Environment.reward_span`) × max_i |N_i^κ| / n × Σ_{t<H} w_t.",
         source="ours",
     )
     common_noise: bool = param(
@@ -112,7 +112,7 @@ def truncated_return_bound(problem: Problem, config: Config) -> float:
     Only public knowledge enters: the reward span the environment declares, the network and the
     panel's step weights (γ^t, and myopia if any), never a reward.
     """
-    span = float(getattr(problem.env, "reward_span", 1.0))
+    span = float(problem.env.reward_span)
     largest = int(problem.network.sizes(config.kappa).max())
     weights = problem.panel.step_weights(truncation_horizon(problem, config))
     return span * largest / problem.n_agents * float(weights.sum())
