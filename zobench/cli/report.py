@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from zobench.report import analysis, leaderboard, publish
+from zobench.report import analysis, claims, leaderboard, publish
 from zobench.report.compare import compare
 
 _LAST = click.option(
@@ -91,8 +91,8 @@ def leaderboard_command(
 
     Publishing writes <--out>/<name>/leaderboard.md with its plots and a compact copy of the
     raw runs (raw/runs.json, raw/curves.parquet), and rewrites <--out>/README.md, the index.
-    --check re-derives each markdown (and the index) from the raw runs alone and exits 1 with
-    one line per file that differs.
+    --check re-derives each markdown (and the index, and REPRODUCTION.md when the folder holds
+    a claims.toml) from the raw runs alone and exits 1 with one line per file that differs.
 
     \b
     Examples:
@@ -100,7 +100,8 @@ def leaderboard_command(
       zobench leaderboard --check leaderboards/
     """
     if check:
-        problems = publish.check(path or Path("leaderboards"))
+        folder = path or Path("leaderboards")
+        problems = publish.check(folder) + claims.check(folder)
         for problem in problems:
             click.echo(problem.summary(), err=True)
         if problems:
@@ -164,7 +165,43 @@ def compare_command(out: Path, other: Path | None, baseline: str, last: int) -> 
         console.print(f"[yellow]no {escape(baseline)} runs[/yellow] in {title}: skipped")
 
 
+@click.command("claims")
+@click.argument(
+    "folder",
+    required=False,
+    default=Path("leaderboards"),
+    type=click.Path(file_okay=False, path_type=Path),
+)
+def claims_command(folder: Path) -> None:
+    """Decide papers' claims from published leaderboards: FOLDER/claims.toml → REPRODUCTION.md.
+
+    Each [[claim]] of FOLDER/claims.toml (default folder: leaderboards) names a paper's
+    statement, the leaderboard that tests it and its checks (better, similar, at-least,
+    cheaper), which are decided with 95% bootstrap intervals from the published raw runs. A
+    claim is reproduced when every check holds, partly when some do, and not reproduced when
+    none does. `zobench leaderboard --check` re-derives the report.
+
+    \b
+    Examples:
+      zobench claims
+      zobench claims leaderboards/
+    """
+    path, results = claims.write(folder)
+    console = Console()
+    table = Table(title=f"{escape(str(path))}", title_justify="left")
+    for column in ("claim", "verdict", "checks (holds / fails / unclear)"):
+        table.add_column(column, overflow="fold")
+    for result in results:
+        marks = [o.holds for o in result.outcomes]
+        table.add_row(
+            escape(result.claim.id),
+            result.verdict,
+            f"{marks.count(True)} / {marks.count(False)} / {marks.count(None)}",
+        )
+    console.print(table)
+
+
 def register(group: click.Group) -> None:
     """Add this module's commands to the ``zobench`` group."""
-    for command in (report_command, leaderboard_command, compare_command):
+    for command in (report_command, leaderboard_command, compare_command, claims_command):
         group.add_command(command)

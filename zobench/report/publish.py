@@ -27,13 +27,16 @@ from zobench.report.analysis import RunSet
 
 MARKDOWN = "leaderboard.md"
 INDEX = "README.md"
+CLAIMS, REPRODUCTION = "claims.toml", "REPRODUCTION.md"
+"""A leaderboards folder's papers' claims and the report derived from them (:mod:`.claims`)."""
 OPTIONS = "options.json"
 REPORT = "report"
 """The report folder inside a results store."""
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-def _write_text(path: Path, text: str) -> None:
+def write_text(path: Path, text: str) -> None:
+    """Write UTF-8 text atomically (a reader never sees half a file)."""
     write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
@@ -59,7 +62,7 @@ def write_report(out_dir: str | Path, board: leaderboard.Leaderboard) -> Path:
     _clear_plots(folder)
     leaderboard.draw(board, folder)
     path = folder / MARKDOWN
-    _write_text(path, leaderboard.markdown(board, raw_links=False))
+    write_text(path, leaderboard.markdown(board, raw_links=False))
     return path
 
 
@@ -94,20 +97,21 @@ def publish(
     raw = folder / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     records, curves = analysis.compact(run_set)
-    _write_text(raw / analysis.RAW_RUNS, json.dumps(records, indent=1, sort_keys=True) + "\n")
+    write_text(raw / analysis.RAW_RUNS, json.dumps(records, indent=1, sort_keys=True) + "\n")
     write_atomic(raw / analysis.RAW_CURVES, curves.write_parquet)
-    options = {"name": name, "last": last, "format": fmt}
-    _write_text(raw / OPTIONS, json.dumps(options, sort_keys=True) + "\n")
+    made_with = {"name": name, "last": last, "format": fmt}
+    write_text(raw / OPTIONS, json.dumps(made_with, sort_keys=True) + "\n")
     # Rendered from the published copy, exactly as `--check` will re-derive it.
     board = _board(folder)
     _clear_plots(folder)
     leaderboard.draw(board, folder)
-    _write_text(folder / MARKDOWN, leaderboard.markdown(board))
-    _write_text(target / INDEX, index(target))
+    write_text(folder / MARKDOWN, leaderboard.markdown(board))
+    write_text(target / INDEX, index(target))
     return folder / MARKDOWN
 
 
-def _options(folder: Path) -> dict[str, Any]:
+def options(folder: Path) -> dict[str, Any]:
+    """How a published leaderboard was made (name, last k, plot format), with defaults."""
     try:
         return json.loads((folder / "raw" / OPTIONS).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -115,12 +119,12 @@ def _options(folder: Path) -> dict[str, Any]:
 
 
 def _board(folder: Path) -> leaderboard.Leaderboard:
-    options = _options(folder)
+    made_with = options(folder)
     return leaderboard.build(
         analysis.from_published(folder),
-        name=options["name"],
-        last=int(options["last"]),
-        fmt=options["format"],
+        name=made_with["name"],
+        last=int(made_with["last"]),
+        fmt=made_with["format"],
     )
 
 
@@ -140,6 +144,12 @@ def index(target: Path) -> str:
         "matches its raw runs with `zobench leaderboard --check leaderboards/`.",
         "",
     ]
+    if (target / CLAIMS).is_file():
+        lines += [
+            f"Claim by claim, what the leaderboards below say of the papers: [{REPRODUCTION}]"
+            f"({REPRODUCTION}) (written by `zobench claims` from [{CLAIMS}]({CLAIMS})).",
+            "",
+        ]
     folders = published_folders(target)
     if not folders:
         return "\n".join([*lines, "No leaderboard is published yet."]) + "\n"
@@ -159,7 +169,7 @@ def index(target: Path) -> str:
         span = (
             "" if not dates else dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
         )
-        name = leaderboard.escape(_options(folder)["name"])
+        name = leaderboard.escape(options(folder)["name"])
         lines.append(
             f"| [{name}]({folder.name}/{MARKDOWN}) | {len(groups)} | {len(entries)} "
             f"| {len(records)} | {span} |"
@@ -188,7 +198,8 @@ class Mismatch:
         )
 
 
-def _compare(path: Path, expected: str) -> Mismatch | None:
+def compare_text(path: Path, expected: str) -> Mismatch | None:
+    """The first line where ``path`` differs from ``expected``, or None when they are equal."""
     try:
         found = path.read_text(encoding="utf-8")
     except OSError:
@@ -222,7 +233,7 @@ def check(target: str | Path) -> list[Mismatch]:
     problems = []
     for folder in folders:
         text = leaderboard.markdown(_board(folder))
-        mismatch = _compare(folder / MARKDOWN, text)
+        mismatch = compare_text(folder / MARKDOWN, text)
         if mismatch is None:
             missing = [link for link in links(text) if not (folder / link).exists()]
             if missing:
@@ -230,7 +241,7 @@ def check(target: str | Path) -> list[Mismatch]:
         if mismatch is not None:
             problems.append(mismatch)
     if not single:
-        mismatch = _compare(target / INDEX, index(target))
+        mismatch = compare_text(target / INDEX, index(target))
         if mismatch is not None:
             problems.append(mismatch)
     return problems
