@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from report_helpers import write_run
 
-from zobench.report import analysis, plots, stats
+from zobench.bench.store import Store
+from zobench.report import analysis, leaderboard, plots, stats
 
 
 def test_curve_band_is_the_mean_with_a_band_around_it() -> None:
@@ -65,3 +68,30 @@ def test_report_reads_only_the_store() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_entries_are_named_by_the_settings_that_vary_within_their_label(tmp_path: Path) -> None:
+    # zpg and zbcpg each run at their own step size (as tuned), and zpg sweeps its pairs:
+    # only pairs tells entries apart, and only pairs is an ablation.
+    store = Store(tmp_path / "store", create=True)
+    for seed in range(2):
+        for pairs in (10, 20):
+            write_run(
+                store,
+                label="zpg",
+                seed=seed,
+                target=8.0,
+                params={"step_size": 0.03, "pairs": pairs},
+            )
+        write_run(store, label="zbcpg", seed=seed, target=7.0, params={"step_size": 0.025})
+    run_set = analysis.from_store(tmp_path / "store")
+    final = analysis.final_scores(analysis.long_frame(run_set))
+    assert sorted(set(final.get_column("entry").to_list())) == [
+        "zbcpg",
+        "zpg (pairs=10)",
+        "zpg (pairs=20)",
+    ]
+    board = leaderboard.build(run_set, name="naming")
+    assert [p.text for p in board.ablations] == [
+        "algorithm.pairs (gridworld · bradley-terry · isolated)"
+    ]

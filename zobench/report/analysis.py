@@ -197,8 +197,21 @@ def setting_text(value: Any) -> str:
     return str(value)
 
 
+def naming_settings(frame: pl.DataFrame) -> dict[str, list[str]]:
+    """Label → the algorithm settings that take several values among that label's runs.
+
+    Those settings tell a label's entries apart (``dzopg (pairs=40)``); a setting that differs
+    only between labels (each algorithm's own tuned step size) is not part of any name.
+    """
+    algorithm_settings = [c for c in setting_columns(frame) if c.startswith("algorithm.")]
+    return {
+        str(label): [c for c in algorithm_settings if part.get_column(c).n_unique() > 1]
+        for (label,), part in frame.group_by(["label"], maintain_order=True)
+    }
+
+
 def entry_name(row: dict[str, Any], algorithm_settings: list[str]) -> str:
-    """An algorithm entry's display name: its label, plus the algorithm settings it sweeps."""
+    """An algorithm entry's display name: its label, plus the given settings it has a value for."""
     extra = [
         f"{c.split('.', 1)[1]}={setting_text(row[c])}"
         for c in algorithm_settings
@@ -231,8 +244,8 @@ def final_scores(frame: pl.DataFrame, last: int = 1) -> pl.DataFrame:
         .otherwise(None)
         .alias("score_normalized"),
     )
-    algorithm_settings = [c for c in setting_columns(final) if c.startswith("algorithm.")]
-    names = [entry_name(row, algorithm_settings) for row in final.iter_rows(named=True)]
+    naming = naming_settings(final)
+    names = [entry_name(row, naming[row["label"]]) for row in final.iter_rows(named=True)]
     tasks = task_columns(final)
     normalized = pl.col("score_normalized").null_count().over(tasks) == 0
     return (

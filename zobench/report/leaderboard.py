@@ -160,23 +160,28 @@ def _section(task: dict[str, Any], group: pl.DataFrame, curves: pl.DataFrame, fm
 
 
 def _ablations(final: pl.DataFrame, fmt: str) -> list[Plot]:
-    """One plot per swept setting and per combination of everything else held fixed."""
+    """One plot per swept setting and per combination of everything else held fixed.
+
+    A setting is swept when one entry (a label, with its other naming settings) runs at several
+    of its values; settings that merely differ between algorithms make no ablation.
+    """
     plots = []
     settings = analysis.setting_columns(final)
+    naming = analysis.naming_settings(final)
     for setting in settings:
-        others = [c for c in settings if c != setting and c.startswith("algorithm.")]
         held = [c for c in analysis.task_columns(final) if c != setting]
         for _, part in final.group_by(held, maintain_order=True):
             part = part.filter(pl.col(setting).is_not_null())  # runs that leave it unset: no x
-            if part.get_column(setting).n_unique() < 2:
+            bases = [
+                analysis.entry_name(r, [c for c in naming[r["label"]] if c != setting])
+                for r in part.iter_rows(named=True)
+            ]
+            part = part.with_columns(pl.Series("base", bases, dtype=pl.String))
+            values_per_base = part.group_by("base").agg(pl.col(setting).n_unique())
+            if (values_per_base.get_column(setting).max() or 0) < 2:
                 continue
             kind = (
                 "normalized" if part.get_column("score_normalized").null_count() == 0 else "score"
-            )
-            part = part.with_columns(
-                pl.Series(
-                    "base", [analysis.entry_name(r, others) for r in part.iter_rows(named=True)]
-                )
             )
             points = []
             for (base, x), cell in part.sort([setting, "base"]).group_by(
