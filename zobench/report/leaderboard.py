@@ -197,6 +197,9 @@ def _ablations(final: pl.DataFrame, fmt: str) -> list[Plot]:
                         "low": summary.ci_low,
                         "high": summary.ci_high,
                         "seeds": summary.runs,
+                        "ms_per_iteration": float(
+                            (1000 * cell.get_column("wall_s") / cell.get_column("iteration")).mean()
+                        ),
                     }
                 )
             task = {c: part.get_column(c)[0] for c in held}

@@ -42,10 +42,10 @@ def to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(frame.to_dict(as_series=False), columns=frame.columns)
 
 
-def _figure(width: float = 7.0, height: float = 4.2) -> tuple[Any, Any]:
+def _figure(width: float = 7.0, height: float = 4.2, columns: int = 1) -> tuple[Any, Any]:
     sns.set_theme(style="whitegrid", context="notebook")
     plt.rcParams["svg.hashsalt"] = "zobench"  # SVG element ids are otherwise random
-    return plt.subplots(figsize=(width, height), dpi=100, layout="constrained")
+    return plt.subplots(1, columns, figsize=(width, height), dpi=100, layout="constrained")
 
 
 def _save(fig: Any, path: Path) -> None:
@@ -176,12 +176,14 @@ def improvement_heatmap(
 
 
 def ablation(points: pl.DataFrame, setting: str, kind: str, title: str, path: Path) -> None:
-    """Final score against a swept setting: IQM and 95% CI per (entry, value), one line per entry.
+    """Final score and cost against a swept setting, one line per entry.
 
-    ``points`` holds ``entry, x, iqm, low, high, seeds`` rows, ``x`` as text when the setting is
-    not numeric (then it is categorical, in the order given).
+    Left: IQM and 95% CI of the final score per (entry, value). Right: mean wall-clock
+    milliseconds per iteration, what the setting costs. ``points`` holds ``entry, x, iqm, low,
+    high, seeds, ms_per_iteration`` rows, ``x`` as text when the setting is not numeric (then
+    it is categorical, in the order given).
     """
-    fig, ax = _figure()
+    fig, (ax, cost) = _figure(width=11.0, columns=2)
     frame = to_pandas(points)
     numeric = pd.api.types.is_numeric_dtype(frame["x"])
     categories = list(dict.fromkeys(frame["x"])) if not numeric else []
@@ -197,8 +199,13 @@ def ablation(points: pl.DataFrame, setting: str, kind: str, title: str, path: Pa
             color=colour,
             label=str(entry),
         )
+        cost.plot(xs, part["ms_per_iteration"], marker="o", color=colour, label=str(entry))
     if not numeric:
         ax.set_xticks(range(len(categories)), categories)
+        cost.set_xticks(range(len(categories)), categories)
+    cost.set_xlabel(setting)
+    cost.set_ylabel("wall-clock ms per iteration (mean)")
+    cost.set_title(f"cost against {setting}", fontsize=11)
     ax.set_xlabel(setting)
     ax.set_ylabel("final normalized score (IQM)" if kind == "normalized" else "final score (IQM)")
     seeds = _seeds_text([int(s) for s in frame["seeds"]])
