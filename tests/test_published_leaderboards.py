@@ -1,0 +1,63 @@
+"""The leaderboards published in this repository: current, complete, and what the suites produce.
+
+``zobench leaderboard --check leaderboards/`` runs here, so CI fails when a published markdown,
+the index or ``REPRODUCTION.md`` no longer matches its raw runs (a hand edit, or a change to the
+report code without republishing). The other tests tie the published runs to the built-in
+suites: a suite changed without re-running and republishing it is caught too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from zobench.bench.suite import load_suite
+from zobench.cli import cli
+from zobench.report import claims
+
+LEADERBOARDS = Path(__file__).resolve().parents[1] / "leaderboards"
+PAPER_SUITES = sorted(
+    p.stem
+    for p in (Path(__file__).resolve().parents[1] / "plugins/zobench_plugins/suites").glob("*.toml")
+    if p.stem != "quickstart"
+)
+CLAIM_IDS = [f"Z{i}" for i in range(1, 4)] + [f"D{i}" for i in range(1, 11)]
+
+
+def test_published_markdown_matches_its_raw_runs() -> None:
+    result = CliRunner().invoke(cli, ["leaderboard", "--check", str(LEADERBOARDS)])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("name", PAPER_SUITES)
+def test_every_paper_suite_is_published_from_exactly_its_runs(name: str) -> None:
+    runs = LEADERBOARDS / name / "raw" / "runs.json"
+    assert runs.is_file(), f"{name} is not published: zobench run {name}; zobench leaderboard"
+    published = json.loads(runs.read_text(encoding="utf-8"))
+
+    def computed(spec: dict) -> str:
+        # What a run computes: its spec without the display label (the run id also hashes
+        # plugin versions, which differ between a development install and a release).
+        return json.dumps({k: v for k, v in spec.items() if k != "label"}, sort_keys=True)
+
+    expected = {computed(spec.to_record()) for spec in load_suite(name).runs()}
+    assert {computed(r["spec"]) for r in published} == expected
+    assert all(r["status"] == "done" for r in published)
+
+
+def test_every_claim_of_both_papers_has_a_verdict() -> None:
+    _, results = claims.evaluate(LEADERBOARDS)
+    assert [r.claim.id for r in results] == CLAIM_IDS
+    # A verdict short of "reproduced" must say why (issue: a sentence of discussion).
+    for result in results:
+        if result.verdict != "reproduced":
+            assert result.claim.discussion.strip(), f"{result.claim.id} has no discussion"
+
+
+def test_readme_links_the_reproduction_report() -> None:
+    readme = (LEADERBOARDS.parent / "README.md").read_text(encoding="utf-8")
+    assert "leaderboards/REPRODUCTION.md" in readme
+    assert (LEADERBOARDS / claims.REPRODUCTION).is_file()
