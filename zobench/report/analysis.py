@@ -325,10 +325,22 @@ def entry_stats(group: pl.DataFrame, reps: int = 2000) -> list[EntryStats]:
 
 def improvement(x: EntryStats, y: EntryStats) -> tuple[float, bool]:
     """P(x beats y) and whether it was paired by seed (both ran the same seeds, once each)."""
-    paired = x.seeds == y.seeds and len(set(x.seeds)) == len(x.seeds)
+    return seeded_improvement(x.values, x.seeds, y.values, y.seeds)
+
+
+def paired_by_seed(x_seeds: tuple[int, ...], y_seeds: tuple[int, ...]) -> bool:
+    """True when two entries ran the same seeds, once each: compare them seed by seed."""
+    return x_seeds == y_seeds and len(set(x_seeds)) == len(x_seeds)
+
+
+def seeded_improvement(
+    x: np.ndarray, x_seeds: tuple[int, ...], y: np.ndarray, y_seeds: tuple[int, ...]
+) -> tuple[float, bool]:
+    """:func:`improvement` on bare values with their seeds (in the same order)."""
+    paired = paired_by_seed(x_seeds, y_seeds)
     if paired:
-        return stats.paired_probability_of_improvement(x.values, y.values), True
-    return stats.probability_of_improvement(x.values, y.values), False
+        return stats.paired_probability_of_improvement(x, y), True
+    return stats.probability_of_improvement(x, y), False
 
 
 def improvement_matrix(entries: list[EntryStats]) -> np.ndarray:

@@ -264,10 +264,6 @@ def _summary(side: Side, fmt: Callable[[float], str], unit: str = "") -> str:
     return f"{_name(side)} {fmt(agg.iqm)}{unit} {_interval(agg.ci_low, agg.ci_high, fmt)}"
 
 
-def _paired(a: Side, b: Side) -> bool:
-    return a.seeds == b.seeds and len(set(a.seeds)) == len(a.seeds)
-
-
 def _decide(inside: bool, outside: bool) -> bool | None:
     """An interval's outcome: True when it lies inside the region, False when wholly outside."""
     return True if inside else False if outside else None
@@ -276,11 +272,7 @@ def _decide(inside: bool, outside: bool) -> bool | None:
 def _better(a: Side, b: Side, *, cost: bool) -> tuple[bool | None, str]:
     # Cost: lower is better, so compare negated times.
     x, y = (-a.values, -b.values) if cost else (a.values, b.values)
-    paired = _paired(a, b)
-    if paired:
-        p = stats.paired_probability_of_improvement(x, y)
-    else:
-        p = stats.probability_of_improvement(x, y)
+    p, paired = analysis.seeded_improvement(x, a.seeds, y, b.seeds)
     low, high = stats.improvement_ci(x, y, paired=paired, confidence=CONFIDENCE, reps=REPS)
     fmt, unit = (_millis, " ms/it") if cost else (_score, "")
     relation = "cheaper than" if cost else "beats"
@@ -293,7 +285,7 @@ def _better(a: Side, b: Side, *, cost: bool) -> tuple[bool | None, str]:
 
 
 def _similar(a: Side, b: Side, tolerance: float) -> tuple[bool | None, str]:
-    paired = _paired(a, b)
+    paired = analysis.paired_by_seed(a.seeds, b.seeds)
     low, high = stats.iqm_difference_ci(
         a.values, b.values, paired=paired, confidence=CONFIDENCE, reps=REPS
     )
@@ -380,7 +372,7 @@ def markdown(top: ClaimsFile, results: list[Result]) -> str:
         f"**{counts['partly']} partly**, **{counts['not reproduced']} not reproduced** "
         "(rules at the end).",
         "",
-        "| claim | the paper says | leaderboard | our numbers | verdict |",
+        "| claim | what the paper says (our wording) | leaderboard | our numbers | verdict |",
         "|---|---|---|---|---|",
     ]
     for result in results:
