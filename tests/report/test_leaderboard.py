@@ -189,7 +189,7 @@ def test_a_report_goes_into_the_store(synthetic_store: Path, tmp_path: Path) -> 
 def test_a_swept_environment_setting_splits_groups_and_gets_an_ablation(tmp_path: Path) -> None:
     store = Store(tmp_path / "store", create=True)
     for seed in range(2):
-        for size, target in ((4, 8.0), (8, 6.0)):
+        for size, target in ((4, 8.0), (16, 6.0)):
             for label, shift in (("alpha", 0.0), ("beta", -1.0)):
                 write_run(
                     store,
@@ -199,9 +199,10 @@ def test_a_swept_environment_setting_splits_groups_and_gets_an_ablation(tmp_path
                     environment_params={"size": size},
                 )
     board = leaderboard.build(analysis.from_store(tmp_path / "store"), name="sizes")
+    # Groups in numeric order of the setting (4 before 16, which text order would reverse).
     assert [s.title for s in board.sections] == [
         "gridworld · bradley-terry · isolated (environment.size=4)",
-        "gridworld · bradley-terry · isolated (environment.size=8)",
+        "gridworld · bradley-terry · isolated (environment.size=16)",
     ]
     assert [[e.entry for e in s.entries] for s in board.sections] == [["alpha", "beta"]] * 2
     assert [p.text for p in board.ablations] == [

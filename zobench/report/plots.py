@@ -203,6 +203,10 @@ def ablation(points: pl.DataFrame, setting: str, kind: str, title: str, path: Pa
     if not numeric:
         ax.set_xticks(range(len(categories)), categories)
         cost.set_xticks(range(len(categories)), categories)
+    elif (frame["x"] > 0).all() and frame["x"].max() >= 32 * frame["x"].min():
+        # A geometric sweep (4 to 1,024 agents) would crowd its small values on a linear axis.
+        for axis in (ax, cost):
+            axis.set_xscale("log", base=2)
     cost.set_xlabel(setting)
     cost.set_ylabel("wall-clock ms per iteration (mean)")
     cost.set_title(f"cost against {setting}", fontsize=11)
