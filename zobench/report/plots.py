@@ -79,7 +79,7 @@ def learning_curves(
     the iteration; the budget plotted is its mean over seeds at each evaluation (the ledger of
     one iteration can differ between seeds when an algorithm adapts its sampling). An entry that
     spends none of the budget (the oracle's queries, say) is drawn as a dashed line at its final
-    mean: a reference, not a curve squeezed onto x = 0.
+    mean: a reference, not a curve squeezed onto x = 0. Against a budget the curves are steps.
     """
     fig, ax = _figure()
     counts, spent = [], []
@@ -102,8 +102,15 @@ def learning_curves(
             .to_numpy()
         )
         spent.append(float(x.max()))
-        sns.lineplot(x=x, y=mean, ax=ax, color=colour, label=entry, errorbar=None)
-        ax.fill_between(x, low, high, color=colour, alpha=0.2, linewidth=0)
+        # Against a budget, a score holds until the next evaluation has spent more: steps, not
+        # slopes (an offline learner that spends its whole budget before its first evaluation
+        # would otherwise seem to improve gradually along the budget axis).
+        step = None if budget == "iteration" else "post"
+        drawstyle = "default" if step is None else "steps-post"
+        sns.lineplot(
+            x=x, y=mean, ax=ax, color=colour, label=entry, errorbar=None, drawstyle=drawstyle
+        )
+        ax.fill_between(x, low, high, color=colour, alpha=0.2, linewidth=0, step=step)
     label = BUDGET_LABELS[budget] + (" (mean over seeds)" if budget != "iteration" else "")
     if spent and min(spent) > 0 and max(spent) >= 20 * min(spent):
         # budgets orders of magnitude apart: on a linear axis the frugal curves would be a wall
