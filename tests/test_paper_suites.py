@@ -27,6 +27,7 @@ from zobench.plugins import get_host
 
 PAPER_SUITES = (
     "zpg-gridworld",
+    "zpg-gridworld-slip",
     "dzopg-gridworld",
     "dzopg-safety",
     "dzopg-predator-prey",
@@ -37,7 +38,8 @@ PAPER_SUITES = (
     "dzopg-pp-kappa",
     "dzopg-scaling",
 )
-"""The suites of issue 9: one per claim group of the ZPG and DZOPG papers."""
+"""The suites of issue 9: one per claim group of the ZPG and DZOPG papers (plus Z1 under more
+transition noise, where the paper's argument against DPO should bite)."""
 
 TUNING_SEEDS = {0, 1, 2}
 SMOKE = {"seeds": 2, "iterations": 4, "eval_every": 2, "eval_episodes": 8}
