@@ -184,3 +184,34 @@ def test_missing_claims_file_is_an_error_for_claims_but_not_for_check(board: Pat
     result = CliRunner().invoke(cli, ["claims", str(board)])
     assert result.exit_code == 2
     assert "claims.toml: cannot read" in result.output
+
+
+def test_republishing_a_leaderboard_keeps_the_report_in_step(board: Path, tmp_path: Path) -> None:
+    _write_claims(board)
+    claims.write(board)
+    # A new store under the same leaderboard name: strong no longer beats weak.
+    store = Store(tmp_path / "new", create=True)
+    for seed in SEEDS:
+        for label in ("strong", "twin", "weak"):
+            write_run(store, label=label, seed=seed, target=7.0)
+    result = CliRunner().invoke(
+        cli, ["leaderboard", str(tmp_path / "new"), "--out", str(board), "--name", "board"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "updated" in result.output
+    assert CliRunner().invoke(cli, ["leaderboard", "--check", str(board)]).exit_code == 0
+    [s1] = [r for r in claims.evaluate(board)[1] if r.claim.id == "S1"]
+    assert s1.outcomes[0].holds is None  # identical runs tie on every seed
+
+
+def test_republishing_warns_when_the_claims_cannot_be_decided(board: Path, tmp_path: Path) -> None:
+    _write_claims(board, CLAIMS.replace('leaderboard = "board"', 'leaderboard = "other"', 1))
+    store = Store(tmp_path / "new", create=True)
+    write_run(store, label="strong", seed=0, target=9.0)
+    result = CliRunner().invoke(
+        cli, ["leaderboard", str(tmp_path / "new"), "--out", str(board), "--name", "board"]
+    )
+    assert result.exit_code == 0
+    assert "warning:" in result.output
+    assert "no published leaderboard 'other'" in result.output
+    assert not (board / claims.REPRODUCTION).exists()

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from zobench.errors import ZobenchError
 from zobench.report import analysis, claims, leaderboard, publish
 from zobench.report.compare import compare
 
@@ -90,7 +91,8 @@ def leaderboard_command(
     """Publish a results folder as a leaderboard, or check published ones.
 
     Publishing writes <--out>/<name>/leaderboard.md with its plots and a compact copy of the
-    raw runs (raw/runs.json, raw/curves.parquet), and rewrites <--out>/README.md, the index.
+    raw runs (raw/runs.json, raw/curves.parquet), and rewrites <--out>/README.md, the index,
+    and <--out>/REPRODUCTION.md when <--out> holds a claims.toml (see zobench claims).
     --check re-derives each markdown (and the index, and REPRODUCTION.md when the folder holds
     a claims.toml) from the raw runs alone and exits 1 with one line per file that differs.
 
@@ -112,6 +114,14 @@ def leaderboard_command(
         raise click.UsageError("give the results folder to publish (or --check)")
     markdown = publish.publish(path, target, name=name, last=last, fmt="svg" if svg else "png")
     click.echo(f"published {markdown} (index: {target / publish.INDEX})")
+    if (target / claims.CLAIMS).is_file():
+        # Its numbers may come from the leaderboard just replaced: keep the report in step.
+        try:
+            report, _ = claims.write(target)
+        except ZobenchError as exc:
+            click.echo(f"warning: {target / claims.REPRODUCTION} not updated: {exc}", err=True)
+        else:
+            click.echo(f"updated {report}")
 
 
 @click.command("compare")
