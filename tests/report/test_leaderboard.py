@@ -137,7 +137,8 @@ def test_plots_are_valid_pngs_and_every_link_resolves(published_once: Path) -> N
     index = (published_once / "README.md").read_text()
     for link in publish.links(index):
         assert (published_once / link).is_file()
-    assert "[synthetic](synthetic/leaderboard.md) | 2 | 3 | 23 | 2026-01-01 to 2026-01-04" in index
+    # 4 entries: alpha, gamma and beta at two trajectory counts, as the leaderboard ranks them
+    assert "[synthetic](synthetic/leaderboard.md) | 2 | 4 | 23 | 2026-01-01 to 2026-01-04" in index
 
 
 def test_the_published_raw_copy_is_compact_and_private(published_once: Path) -> None:

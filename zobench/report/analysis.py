@@ -157,8 +157,14 @@ def _is_number(value: Any) -> bool:
 
 def long_frame(run_set: RunSet) -> pl.DataFrame:
     """Identifiers, swept settings (``<table>.<setting>``, ``run.<setting>``) and the curves."""
-    swept = swept_parameters(list(run_set.records))
-    run_level = _run_settings(run_set.records)
+    ids = run_frame(run_set.records)
+    return ids.join(run_set.curves, on="run_id", how="inner", maintain_order="left")
+
+
+def run_frame(records: tuple[dict[str, Any], ...]) -> pl.DataFrame:
+    """One row per run: identifiers and swept settings, as :func:`long_frame` without curves."""
+    swept = swept_parameters(list(records))
+    run_level = _run_settings(records)
     columns = {k for values in swept.values() for k in values}
     numeric = {
         k
@@ -166,7 +172,7 @@ def long_frame(run_set: RunSet) -> pl.DataFrame:
         if all(_is_number(values.get(k)) or values.get(k) is None for values in swept.values())
     }
     rows = []
-    for record in run_set.records:
+    for record in records:
         run_id = record["run_id"]
         params = {
             # numbers stay numbers (an ablation's x axis); anything else is text, one dtype
@@ -174,8 +180,14 @@ def long_frame(run_set: RunSet) -> pl.DataFrame:
             for k, v in swept[run_id].items()
         }
         rows.append({**identifiers(record), **params, **run_level[run_id]})
-    ids = pl.DataFrame(rows, infer_schema_length=None)
-    return ids.join(run_set.curves, on="run_id", how="inner", maintain_order="left")
+    return pl.DataFrame(rows, infer_schema_length=None)
+
+
+def entry_names(records: tuple[dict[str, Any], ...]) -> set[str]:
+    """The distinct entry names the runs make (labels plus their naming settings)."""
+    frame = run_frame(records)
+    naming = naming_settings(frame)
+    return {entry_name(row, naming[row["label"]]) for row in frame.iter_rows(named=True)}
 
 
 def setting_columns(frame: pl.DataFrame) -> list[str]:

@@ -163,7 +163,7 @@ def index(target: Path) -> str:
             )
             for r in records
         }
-        entries = {r["spec"].get("label") or r["spec"]["algorithm"]["name"] for r in records}
+        entries = analysis.entry_names(tuple(records))
         dates = sorted(r.get("timings", {}).get("started_at", "")[:10] for r in records)
         dates = [d for d in dates if d]
         span = (
