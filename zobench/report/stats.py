@@ -93,6 +93,13 @@ def iqm(scores: np.ndarray) -> float:
     return float(flat[cut : flat.size - cut].mean())
 
 
+def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The central ``confidence`` percentile interval of bootstrap replicates."""
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(values, [tail, 1 - tail])
+    return float(low), float(high)
+
+
 def stratified_bootstrap_ci(
     scores: np.ndarray,
     statistic: Statistic = iqm,
@@ -111,10 +118,12 @@ def stratified_bootstrap_ci(
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, runs, size=(reps, runs, tasks))
     resampled = np.take_along_axis(table[None, :, :], picks, axis=1)
-    values = np.array([statistic(sample) for sample in resampled])
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(values, [tail, 1 - tail])
-    return float(low), float(high)
+    return _interval(np.array([statistic(sample) for sample in resampled]), confidence)
+
+
+def _wins(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """1 where x beats y, ½ on a tie, 0 otherwise (elementwise, broadcasting)."""
+    return (x > y) + 0.5 * (x == y)
 
 
 def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
@@ -122,8 +131,7 @@ def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
     x, y = _as_runs_by_tasks(x), _as_runs_by_tasks(y)
     if x.shape[1] != y.shape[1]:
         raise ValueError("x and y must have the same number of tasks")
-    wins = (x[:, None, :] > y[None, :, :]) + 0.5 * (x[:, None, :] == y[None, :, :])
-    return float(wins.mean(axis=(0, 1)).mean())
+    return float(_wins(x[:, None, :], y[None, :, :]).mean(axis=(0, 1)).mean())
 
 
 def paired_probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
@@ -135,7 +143,7 @@ def paired_probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
     x, y = _as_runs_by_tasks(x), _as_runs_by_tasks(y)
     if x.shape != y.shape:
         raise ValueError(f"paired scores need equal shapes, got {x.shape} and {y.shape}")
-    return float(((x > y) + 0.5 * (x == y)).mean())
+    return float(_wins(x, y).mean())
 
 
 def performance_profile(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -178,12 +186,6 @@ def _resample(size_x: int, size_y: int, *, paired: bool, reps: int, seed: int) -
     return picks_x, picks_y
 
 
-def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(values, [tail, 1 - tail])
-    return float(low), float(high)
-
-
 def _check_pair(x: np.ndarray, y: np.ndarray, paired: bool) -> tuple[np.ndarray, np.ndarray]:
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x.ndim != 1 or y.ndim != 1 or x.size == 0 or y.size == 0:
@@ -211,10 +213,9 @@ def improvement_ci(
     x, y = _check_pair(x, y, paired)
     picks_x, picks_y = _resample(x.size, y.size, paired=paired, reps=reps, seed=seed)
     if paired:
-        wins = (x > y) + 0.5 * (x == y)
-        values = wins[picks_x].mean(axis=1)
+        values = _wins(x, y)[picks_x].mean(axis=1)
     else:
-        wins = (x[:, None] > y[None, :]) + 0.5 * (x[:, None] == y[None, :])
+        wins = _wins(x[:, None], y[None, :])
         values = wins[picks_x[:, :, None], picks_y[:, None, :]].mean(axis=(1, 2))
     return _interval(values, confidence)
 
