@@ -105,7 +105,7 @@ def test_example_plugin_appears_in_zobench_list(example_installed):
     assert rows[("algorithm", "example-random-search")]["distribution"] == "zobench-example"
     assert rows[("preference-model", "example-lapse-logistic")]["version"] == "0.1.0"
 
-    table = runner.invoke(cli, ["list", "algorithms"])
+    table = runner.invoke(cli, ["list", "algorithms", "--long"])
     assert table.exit_code == 0, table.output
     line = next(x for x in table.stdout.splitlines() if "example-random-search" in x)
     assert "zobench-example" in line

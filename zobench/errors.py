@@ -27,6 +27,15 @@ class RewardAccessError(ZobenchError):
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""`` when nothing is close."""
-    close = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.5)
+    """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""`` when nothing is close.
+
+    Short words share few letters even with their intended spelling (``mew`` for ``mu``), so
+    they are held to a lower similarity.
+    """
+    cutoff = 0.4 if len(word) <= 4 else 0.5
+    close = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=cutoff)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class UsageError(ZobenchError):
+    """Options that do not go together, or do not apply to what was named."""

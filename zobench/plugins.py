@@ -14,11 +14,13 @@ and the host keeps working. Environment variables, read when the host loads:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import importlib.metadata as md
 import os
 import re
+import sys
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -134,6 +136,14 @@ class PluginHost:
             seen.add((_normalize(dist), ep.name))
             candidates.append((ep, PluginRecord(ep.name, dist, version, ep.value)))
         candidates.sort(key=lambda c: (_normalize(c[1].distribution), c[1].name))
+        # Whatever a plugin prints while it imports or registers goes to stderr: stdout carries
+        # the command's own output (``--json``), which a chatty plugin must not corrupt.
+        with contextlib.redirect_stdout(sys.stderr):
+            self._load_candidates(candidates, extra)
+
+    def _load_candidates(
+        self, candidates: list[tuple[md.EntryPoint, PluginRecord]], extra: Mapping[str, Any]
+    ) -> None:
         for ep, record in candidates:
             self.plugins.append(record)
             if not self._selected(record):
@@ -156,7 +166,7 @@ class PluginHost:
         text = f"plugin '{record.name}' ({record.distribution} {record.version}): {message}"
         if self.strict:
             raise PluginError(text + " [ZOBENCH_STRICT_PLUGINS is set]")
-        warnings.warn(text, PluginLoadWarning, stacklevel=4)
+        warnings.warn(text, PluginLoadWarning, stacklevel=5)
 
     def _register_plugin(self, plugin: Any, record: PluginRecord) -> None:
         try:

@@ -9,11 +9,20 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from zobench import api
-from zobench.config import describe
-from zobench.errors import UnknownComponentError, did_you_mean
+from zobench.cli.display import (
+    add_prose_column,
+    add_whole_column,
+    fitted_table,
+    format_value,
+    plain,
+)
+from zobench.config import FieldInfo, describe
+from zobench.errors import UnknownComponentError, UsageError, did_you_mean
 from zobench.plugins import get_host
 
 PROVENANCE_LABEL = {"paper": "paper", "author-code": "author's code", "ours": "ours"}
@@ -40,25 +49,46 @@ def _kind(value: str | None) -> str | None:
     return value
 
 
+PLURAL: dict[str, str] = {
+    "algorithm": "algorithms",
+    "environment": "environments",
+    "preference-model": "preference models",
+    "topology": "topologies",
+    "executor": "executors",
+    "suite": "suites",
+}
+
+
 def _default_text(value: Any) -> str:
     if value is dataclasses.MISSING:
         return "(required)"
-    return json.dumps(list(value) if isinstance(value, tuple) else value)
+    return format_value(value)
+
+
+def _json_default(value: Any) -> Any:
+    if value is dataclasses.MISSING:
+        return None
+    return list(value) if isinstance(value, tuple) else value
 
 
 @click.command("list")
 @click.argument("kind", required=False)
+@click.option(
+    "--long", "long_", is_flag=True, help="Add distribution, version and whole summaries."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of a table.")
-def list_command(kind: str | None, as_json: bool) -> None:
-    """List installed components: name, kind, plugin distribution, version, summary.
+def list_command(kind: str | None, long_: bool, as_json: bool) -> None:
+    """List installed components, one line each, grouped by kind.
 
     KIND narrows the list to one of: algorithm, environment, preference-model, topology,
-    executor, suite (plurals work too).
+    executor, suite (plurals work too). --long adds each component's plugin distribution and
+    version, and shows summaries whole.
 
     \b
     Examples:
       zobench list
-      zobench list algorithms --json
+      zobench list algorithms --long
+      zobench list --json
     """
     regs = get_host().components(_kind(kind))
     if as_json:
@@ -74,65 +104,148 @@ def list_command(kind: str | None, as_json: bool) -> None:
         ]
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"zobench components ({len(regs)})", title_justify="left")
-    for column in ("name", "kind", "distribution", "version", "summary"):
-        table.add_column(column, overflow="fold")
-    for r in regs:
-        table.add_row(*(escape(x) for x in (r.name, r.kind, r.distribution, r.version, r.summary)))
-    Console().print(table)
+    console = Console()
+    for kind_name in api.KINDS:
+        members = [r for r in regs if r.kind == kind_name]
+        if not members:
+            continue
+        table = fitted_table(f"{PLURAL[kind_name]} ({len(members)})", show_header=long_)
+        add_whole_column(table, "name", [r.name for r in members])
+        if long_:
+            add_whole_column(table, "distribution", [r.distribution for r in members])
+            add_whole_column(table, "version", [r.version for r in members])
+        add_prose_column(table, "summary", one_line=not long_)
+        for r in members:
+            cells = [r.name, *([r.distribution, r.version] if long_ else []), r.summary]
+            table.add_row(*(escape(c) for c in cells))
+        console.print(table)
+
+
+SUITE_SETTINGS = "suite"
+"""``zobench info suite`` describes the settings every suite file takes at its top level."""
+
+
+def _suite_settings(name: str) -> list[FieldInfo] | None:
+    """The suite-level settings ``zobench info`` shows for ``name``, or ``None`` if it names none."""
+    from zobench.bench.suite import SuiteSettings
+
+    fields = describe(SuiteSettings)
+    if name == SUITE_SETTINGS:
+        return fields
+    return [f for f in fields if f.name == name] or None
+
+
+def _print_settings(console: Console, fields: list[FieldInfo], title: str) -> None:
+    """Settings as a definition list: one unbroken line of name, type, default and its source,
+    then the meaning, wrapped at spaces; readable at any width."""
+    console.print(f"\n[bold]{escape(title)}[/bold]")
+    for f in fields:
+        header = Text.assemble(
+            ("  " + f.name, "bold"),
+            f"  {f.type} = {_default_text(f.default)}",
+            (f"  (default: {PROVENANCE_LABEL.get(f.source, f.source)})", "dim"),
+        )
+        console.print(header, soft_wrap=True, highlight=False)
+        if f.doc:
+            console.print(Padding(Text(plain(f.doc)), (0, 0, 0, 6)), highlight=False)
+
+
+def _fields_json(fields: list[FieldInfo]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": f.name,
+            "type": f.type,
+            "default": _json_default(f.default),
+            "default_from": f.source,
+            "meaning": f.doc,
+        }
+        for f in fields
+    ]
 
 
 @click.command("info")
 @click.argument("name")
 @click.option("--kind", help="Which kind, when NAME is registered for more than one.")
-def info_command(name: str, kind: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@click.option(
+    "--toml", "as_toml", is_flag=True, help="For a suite: print its TOML file alone, unwrapped."
+)
+def info_command(name: str, kind: str | None, as_json: bool, as_toml: bool) -> None:
     """Describe a component: summary, source, and every setting with its default.
 
-    The 'default from' column says whether a default is the paper's, the paper author's code's,
-    or ours (a documented choice where the paper is silent).
+    The default's source says whether it is the paper's, the paper author's code's, or ours (a
+    documented choice where the paper is silent). `zobench info suite` lists the settings a
+    suite file takes at its top level (iterations, seeds, ...); `zobench info iterations`
+    describes one of them.
 
     \b
     Examples:
       zobench info zpg
-      zobench info quickstart --kind suite
+      zobench info quickstart --toml > my-suite.toml
+      zobench info suite
     """
     host = get_host()
+    suite_fields = None if kind or host.components_named(name) else _suite_settings(name)
+    if suite_fields is not None:
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {"kind": "suite settings", "settings": _fields_json(suite_fields)}, indent=2
+                )
+            )
+            return
+        _print_settings(Console(), suite_fields, "suite settings (top level of a suite file)")
+        return
     reg = host.get(_kind(kind), name) if kind else host.find(name)
-    console = Console()
-    console.print(f"[bold]{escape(reg.name)}[/bold]  ({reg.kind})")
-    console.print(escape(reg.summary))
+    if as_toml:
+        if reg.kind != "suite":
+            raise UsageError(f"--toml applies to suites; '{reg.name}' is a {reg.kind}")
+        click.echo(reg.obj.toml.strip())
+        return
     source = getattr(reg.obj, "source", "")
+    doc = plain((reg.obj.__doc__ or "").strip()) if reg.kind != "suite" else ""
+    fields = describe(reg.obj.Config) if reg.kind != "suite" else []
+    if as_json:
+        record: dict[str, Any] = {
+            "name": reg.name,
+            "kind": reg.kind,
+            "summary": reg.summary,
+            "source": source,
+            "distribution": reg.distribution,
+            "version": reg.version,
+            "plugin": reg.plugin,
+        }
+        if reg.kind == "suite":
+            record["toml"] = reg.obj.toml
+        else:
+            record["doc"] = doc
+            record["settings"] = _fields_json(fields)
+        click.echo(json.dumps(record, indent=2))
+        return
+    console = Console()
+    console.print(f"[bold]{escape(reg.name)}[/bold]  ({reg.kind})", soft_wrap=True)
+    console.print(escape(reg.summary))
     if source:
         console.print(f"source: {escape(source)}")
     console.print(
-        f"plugin: {escape(reg.distribution)} {escape(reg.version)} ({escape(reg.plugin)})"
+        f"plugin: {escape(reg.distribution)} {escape(reg.version)} ({escape(reg.plugin)})",
+        soft_wrap=True,
     )
     if reg.kind == "suite":
+        # Printed unwrapped: wrapping would break strings and comments, and the TOML would no
+        # longer parse when copied (or use --toml).
         console.print()
-        console.print(escape(reg.obj.toml.strip()), highlight=False)
+        console.print(escape(reg.obj.toml.strip()), highlight=False, soft_wrap=True)
         return
-    doc = (reg.obj.__doc__ or "").strip()
     if doc:
         console.print()
         console.print(escape(doc), highlight=False)
     if getattr(reg.obj, "uses_rewards", False):
         console.print("\n[yellow]uses rewards[/yellow]: this algorithm reads true rewards.")
-    fields = describe(reg.obj.Config)
     if not fields:
         console.print("\nno settings")
         return
-    table = Table(title="settings", title_justify="left")
-    for column in ("name", "type", "default", "default from", "meaning"):
-        table.add_column(column, overflow="fold")
-    for f in fields:
-        table.add_row(
-            escape(f.name),
-            escape(f.type),
-            escape(_default_text(f.default)),
-            PROVENANCE_LABEL.get(f.source, f.source),
-            escape(f.doc),
-        )
-    console.print(table)
+    _print_settings(console, fields, "settings")
 
 
 @click.command("plugins")

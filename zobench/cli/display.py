@@ -1,0 +1,72 @@
+"""How the command line shows things: terminal-width tables that never split a word or a number.
+
+Rich wraps every table to the terminal (80 columns when output is piped). Left alone, it splits
+names, run ids and numbers across lines; the helpers here keep identifiers and numbers whole
+(``no_wrap``) and let only prose shrink, by wrapping at spaces or ending in an ellipsis.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from rich import box
+from rich.cells import cell_len
+from rich.table import Table
+
+_REST_ROLE = re.compile(r":[a-z]+:`~?([^`<]*?)(?:\s*<[^>]*>)?`")
+_REST_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def plain(text: str) -> str:
+    """Docstring text without reStructuredText markup: ``:class:`~a.B``` → ``B``, ````x```` → ``x``."""
+    text = _REST_ROLE.sub(lambda m: m.group(1).rsplit(".", 1)[-1], text)
+    return _REST_LITERAL.sub(r"\1", text)
+
+
+def format_value(value: Any) -> str:
+    """A setting's value as TOML-like text, floats shortened to six significant digits.
+
+    ``1/3`` shows as ``0.333333`` rather than ``0.3333333333333333``; a float stays recognisable
+    as a float (``1.0``, not ``1``).
+    """
+    if isinstance(value, float):
+        text = repr(value)
+        if len(text) > 9:
+            text = f"{value:.6g}"
+        return text if any(c in text for c in ".enai") else f"{text}.0"
+    if isinstance(value, tuple):
+        value = list(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def fitted_table(title: str | None = None, *, show_header: bool = True) -> Table:
+    """A compact table (no outer box) whose width follows the terminal's."""
+    return Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_header=show_header,
+        pad_edge=False,
+        expand=False,
+    )
+
+
+def add_whole_column(table: Table, header: str, cells: Iterable[str], **options: Any) -> None:
+    """A column whose cells are never split nor cut: names, ids, numbers.
+
+    Its minimum width is its widest cell, so rich takes the room from prose columns instead.
+    """
+    width = max([cell_len(header), *(cell_len(c) for c in cells)])
+    table.add_column(header, no_wrap=True, min_width=width, **options)
+
+
+def add_prose_column(table: Table, header: str, *, one_line: bool = False) -> None:
+    """A column of prose that takes the remaining width: wrapped at spaces, or one line ending
+    in an ellipsis when ``one_line``."""
+    table.add_column(header, ratio=1, no_wrap=one_line, overflow="ellipsis")
