@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 
+from zobench.space import TUNE_METADATA, SearchSpace
+
 if TYPE_CHECKING:
     from zobench.sim.network import Network
     from zobench.sim.problem import Problem
@@ -29,6 +31,7 @@ KINDS: tuple[str, ...] = (
     "topology",
     "executor",
     "suite",
+    "preset",
 )
 """Every kind of component a plugin may register, in the order the CLI lists them."""
 
@@ -44,16 +47,18 @@ def param(
     *,
     source: Provenance = "ours",
     default_factory: Callable[[], Any] | Any = dataclasses.MISSING,
+    tune: SearchSpace | None = None,
 ) -> Any:
     """Declare one documented Config field.
 
     ``doc`` says what the setting means (shown by ``zobench info``); ``source`` says whether the
     default value is the paper's, the paper author's code's, or our own choice where the paper
-    is silent, so a reader of a leaderboard knows which numbers are assumptions.
+    is silent, so a reader of a leaderboard knows which numbers are assumptions. ``tune`` is the
+    search space ``zobench tune`` samples the setting from (see :mod:`zobench.space`).
     """
     if source not in PROVENANCES:
         raise ValueError(f"source must be one of {PROVENANCES}, not {source!r}")
-    metadata = {"doc": doc, "source": source}
+    metadata = {"doc": doc, "source": source, TUNE_METADATA: tune}
     if default_factory is not dataclasses.MISSING:
         return field(default_factory=default_factory, metadata=metadata)
     return field(default=default, metadata=metadata)

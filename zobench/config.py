@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from zobench.errors import ConfigError, did_you_mean
+from zobench.space import TUNE_METADATA
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class FieldInfo:
     default: Any
     doc: str
     source: str
+    tune: str = ""
+    """The search space ``zobench tune`` samples, described (empty when not tuned)."""
 
 
 def _type_name(hint: Any) -> str:
@@ -66,6 +69,7 @@ def describe(config_cls: type) -> list[FieldInfo]:
                 default=default,
                 doc=f.metadata.get("doc", ""),
                 source=f.metadata.get("source", "ours"),
+                tune=space.describe() if (space := f.metadata.get(TUNE_METADATA)) else "",
             )
         )
     return infos

@@ -59,6 +59,12 @@ def zobench_register_suites(register: Register) -> None:
     """Register :class:`zobench.api.SuiteDefinition` objects: ``register(SuiteDefinition(...))``."""
 
 
+@hookspec
+def zobench_register_presets(register: Register) -> None:
+    """Register :class:`zobench.presets.Preset` objects (tuned settings per algorithm and
+    environment instance): ``register(*load_presets(text, source=...))`` registers a file."""
+
+
 HOOK_KINDS: dict[str, str] = {
     "zobench_register_algorithms": "algorithm",
     "zobench_register_environments": "environment",
@@ -66,5 +72,6 @@ HOOK_KINDS: dict[str, str] = {
     "zobench_register_topologies": "topology",
     "zobench_register_executors": "executor",
     "zobench_register_suites": "suite",
+    "zobench_register_presets": "preset",
 }
 """Which kind of component each hook registers."""

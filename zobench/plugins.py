@@ -30,6 +30,7 @@ import pluggy
 
 from zobench import api, hookspecs
 from zobench.errors import PluginError, UnknownComponentError, did_you_mean
+from zobench.presets import Preset
 
 ENTRY_POINT_GROUP = "zobench"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:[-_.][a-z0-9]+)*$")
@@ -40,6 +41,10 @@ BASES: dict[str, type] = {
     "topology": api.Topology,
     "executor": api.Executor,
 }
+
+
+DATA_KINDS: tuple[str, ...] = ("suite", "preset")
+"""Kinds registered as data objects rather than component classes."""
 
 
 class PluginLoadWarning(UserWarning):
@@ -224,6 +229,9 @@ class PluginHost:
         if kind == "suite":
             if not isinstance(obj, api.SuiteDefinition):
                 raise PluginError(f"suite '{name}' must be a zobench.api.SuiteDefinition")
+        elif kind == "preset":
+            if not isinstance(obj, Preset):
+                raise PluginError(f"preset '{name}' must be a zobench.presets.Preset")
         else:
             base = BASES[kind]
             if not (isinstance(obj, type) and issubclass(obj, base)):
@@ -257,7 +265,7 @@ class PluginHost:
             )
         if (kind, name) in self.registry:
             return self.registry[(kind, name)]
-        if ":" in name and kind != "suite":
+        if ":" in name and kind not in DATA_KINDS:
             family, _, suffix = name.partition(":")
             base = self.get(kind, family)
             registration = dataclasses.replace(base, name=name, obj=base.obj.resolve(suffix))
@@ -292,6 +300,10 @@ class PluginHost:
             closest = difflib.get_close_matches(name, every, n=1, cutoff=0.0)
             hint = f" (did you mean '{closest[0]}'?)" if closest else ""
         raise UnknownComponentError(f"no component named '{name}'{hint}; see `zobench list`")
+
+    def presets(self) -> list[Preset]:
+        """Every registered preset, in name order."""
+        return [r.obj for r in self.components("preset")]
 
     def components_named(self, name: str) -> list[Registration]:
         """Every registration called ``name``, in kind order."""

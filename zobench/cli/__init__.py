@@ -60,8 +60,10 @@ from zobench.cli import inspect as _inspect  # noqa: E402  (commands register on
 from zobench.cli import report as _report  # noqa: E402
 from zobench.cli import runs as _runs  # noqa: E402
 from zobench.cli import scaffold as _scaffold  # noqa: E402
+from zobench.cli import tune as _tune  # noqa: E402
 
 _inspect.register(cli)
 _report.register(cli)
 _runs.register(cli)
 _scaffold.register(cli)
+_tune.register(cli)

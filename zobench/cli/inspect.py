@@ -24,6 +24,7 @@ from zobench.cli.display import (
 from zobench.config import FieldInfo, describe
 from zobench.errors import UnknownComponentError, UsageError, did_you_mean
 from zobench.plugins import get_host
+from zobench.presets import Preset
 
 PROVENANCE_LABEL = {"paper": "paper", "author-code": "author's code", "ours": "ours"}
 
@@ -56,6 +57,7 @@ PLURAL: dict[str, str] = {
     "topology": "topologies",
     "executor": "executors",
     "suite": "suites",
+    "preset": "presets",
 }
 
 
@@ -148,6 +150,8 @@ def _print_settings(console: Console, fields: list[FieldInfo], title: str) -> No
         console.print(header, soft_wrap=True, highlight=False)
         if f.doc:
             console.print(Padding(Text(plain(f.doc)), (0, 0, 0, 6)), highlight=False)
+        if f.tune:
+            console.print(Padding(Text(f"tuned over: {f.tune}", style="dim"), (0, 0, 0, 6)))
 
 
 def _fields_json(fields: list[FieldInfo]) -> list[dict[str, Any]]:
@@ -158,6 +162,7 @@ def _fields_json(fields: list[FieldInfo]) -> list[dict[str, Any]]:
             "default": _json_default(f.default),
             "default_from": f.source,
             "meaning": f.doc,
+            "tuned_over": f.tune or None,
         }
         for f in fields
     ]
@@ -201,6 +206,9 @@ def info_command(name: str, kind: str | None, as_json: bool, as_toml: bool) -> N
         if reg.kind != "suite":
             raise UsageError(f"--toml applies to suites; '{reg.name}' is a {reg.kind}")
         click.echo(reg.obj.toml.strip())
+        return
+    if reg.kind == "preset":
+        _show_preset(reg.obj, as_json)
         return
     source = getattr(reg.obj, "source", "")
     doc = plain((reg.obj.__doc__ or "").strip()) if reg.kind != "suite" else ""
@@ -246,6 +254,52 @@ def info_command(name: str, kind: str | None, as_json: bool, as_toml: bool) -> N
         console.print("\nno settings")
         return
     _print_settings(console, fields, "settings")
+    if reg.kind == "algorithm":
+        _print_presets(console, [p for p in host.presets() if p.algorithm == reg.name])
+
+
+def _print_presets(console: Console, presets: list[Preset]) -> None:
+    """The algorithm's presets and the order in which settings resolve."""
+    console.print(
+        "\n[bold]resolution[/bold]: what the suite writes > the matching preset > the default"
+    )
+    if not presets:
+        console.print("no presets")
+        return
+    console.print("[bold]presets[/bold]")
+    for preset in presets:
+        console.print(f"  {escape(preset.name)}", soft_wrap=True, style="bold")
+        console.print(Padding(Text(f"on {preset.instance_text()}"), (0, 0, 0, 6)))
+        settings = ", ".join(f"{k} = {format_value(v)}" for k, v in preset.settings.items())
+        console.print(Padding(Text(settings), (0, 0, 0, 6)))
+        protocol = ", ".join(f"{k} = {format_value(v)}" for k, v in preset.protocol.items())
+        if protocol:
+            console.print(Padding(Text(f"protocol: {protocol}", style="dim"), (0, 0, 0, 6)))
+
+
+def _show_preset(preset: Preset, as_json: bool) -> None:
+    if as_json:
+        record = {
+            "name": preset.name,
+            "kind": "preset",
+            "algorithm": preset.algorithm,
+            "environment": {"name": preset.environment, **preset.environment_params},
+            "preference": (
+                {"name": preset.preference, **preset.preference_params}
+                if preset.preference
+                else None
+            ),
+            "settings": dict(preset.settings),
+            "protocol": dict(preset.protocol),
+            "source": preset.source,
+        }
+        click.echo(json.dumps(record, indent=2))
+        return
+    console = Console()
+    console.print(f"[bold]{escape(preset.name)}[/bold]  (preset)", soft_wrap=True)
+    console.print(f"{escape(preset.algorithm)} on {escape(preset.instance_text())}")
+    console.print(f"from: {escape(preset.source)}", soft_wrap=True)
+    _print_presets(console, [preset])
 
 
 @click.command("plugins")

@@ -20,6 +20,7 @@ from zobench.api import param
 from zobench.sim import policy
 from zobench.sim.problem import Problem
 from zobench.sim.rollout import Trajectories
+from zobench.space import BudgetSplit, Choice, LogUniform
 
 # ---------------------------------------------------------------------------------------------
 # Optimizers (minimizers: they step against the gradient they are given)
@@ -137,8 +138,14 @@ class DPOSettings:
         "{0.003, 0.01, 0.03, 0.1, 1} × learning rate {0.01, 0.05, 0.1} × both label rules: "
         "offline DPO reaches 0.97–0.98 normalized at (0.01, 0.05, 'votes'), 0.25–0.30 at β = 0.1.",
         source="ours",
+        tune=LogUniform(1e-3, 1.0),
     )
-    evaluators: int = param(20, "Evaluators M asked about each pair (zpg's M).", source="ours")
+    evaluators: int = param(
+        20,
+        "Evaluators M asked about each pair (zpg's M).",
+        source="ours",
+        tune=BudgetSplit("pairs", (1, 5, 10, 20, 40, 100)),
+    )
     label: Literal["majority", "votes"] = param(
         "votes",
         "'votes': every vote is a datum (soft label p̂, the single-vote likelihood); "
@@ -146,12 +153,14 @@ class DPOSettings:
         "Majority labels turn the many equal-return pairs of the uniform policy into coin "
         "flips: offline DPO then ends between 0.13 and 0.92 over seeds 0–3.",
         source="ours",
+        tune=Choice(("majority", "votes")),
     )
     optimizer: Literal["adam", "sgd"] = param("adam", "Optimizer of the loss.", source="ours")
     learning_rate: float = param(
         0.05,
         "Step size of the optimizer (spec §9 proposed Adam 1e-2; tuned with β).",
         source="ours",
+        tune=LogUniform(1e-3, 0.3),
     )
     batch_size: int = param(256, "Pairs per mini-batch.", source="ours")
     minibatches: int = param(4, "Gradient steps (mini-batches) per iteration.", source="ours")

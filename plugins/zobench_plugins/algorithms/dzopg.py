@@ -40,6 +40,7 @@ from zobench import api
 from zobench.api import param
 from zobench.sim.problem import Problem
 from zobench.sim.rollout import Trajectories
+from zobench.space import BudgetSplit, LogUniform
 from zobench_plugins.algorithms.zpg import inverse_link
 
 
@@ -60,12 +61,20 @@ class Config:
     )
     pairs: int = param(20, "N: shared joint rollout pairs per iteration.", source="ours")
     evaluators: int = param(
-        10, "M: evaluators per agent per pair (one binomial draw).", source="ours"
+        10,
+        "M: evaluators per agent per pair (one binomial draw).",
+        source="ours",
+        tune=BudgetSplit("pairs", (1, 2, 5, 10, 20, 50)),
     )
     mu: float = param(
-        0.2, "Perturbation scale μ: θ' = θ + μ u with u ~ N(0, I), not normalised.", source="ours"
+        0.2,
+        "Perturbation scale μ: θ' = θ + μ u with u ~ N(0, I), not normalised.",
+        source="ours",
+        tune=LogUniform(0.02, 4.0),
     )
-    step_size: float = param(0.05, "Ascent step α of eq. (12).", source="ours")
+    step_size: float = param(
+        0.05, "Ascent step α of eq. (12).", source="ours", tune=LogUniform(1e-3, 1.0)
+    )
     trim: Literal["constant", "bound"] = param(
         "constant",
         "Trimming of p̂ before σ⁻¹ (spec §1): 'constant' = (a) [D, 1 − D]; 'bound' = (b) "

@@ -40,6 +40,7 @@ from zobench.api import param
 from zobench.sim import policy
 from zobench.sim.problem import Problem
 from zobench.sim.rollout import Trajectories
+from zobench.space import BudgetSplit, Choice, IntRange, LogUniform, Uniform
 from zobench_plugins.algorithms._optim import (
     Adam,
     labelled_pairs,
@@ -59,12 +60,18 @@ class Config:
         "default budget over 200 iterations (N·M = 4,000 per iteration); use 200·T for T.",
         source="ours",
     )
-    evaluators: int = param(20, "Evaluators M per pair (zpg's M).", source="ours")
+    evaluators: int = param(
+        20,
+        "Evaluators M per pair (zpg's M).",
+        source="ours",
+        tune=BudgetSplit("pairs", (1, 5, 10, 20, 40, 100)),
+    )
     label: Literal["majority", "votes"] = param(
         "votes",
         "'votes': fit every vote (the BT likelihood of the M votes); 'majority': one label per "
         "pair, ties by a fair coin.",
         source="ours",
+        tune=Choice(("majority", "votes")),
     )
     reward_model: Literal["shared", "per-agent"] = param(
         "shared",
@@ -72,7 +79,9 @@ class Config:
         source="ours",
     )
     ridge: float = param(1e-3, "Ridge penalty (ρ/2)‖φ‖² of the BT fit.", source="ours")
-    newton_steps: int = param(30, "Most Newton steps of the BT fit.", source="ours")
+    newton_steps: int = param(
+        30, "Most Newton steps of the BT fit.", source="ours", tune=IntRange(5, 60, log=True)
+    )
     refresh_every: int = param(
         0,
         "Refit the reward model every this many iterations with new pairs (0: never).",
@@ -85,15 +94,20 @@ class Config:
         source="ours",
     )
     episodes: int = param(100, "Episodes B of π_θ per PPO iteration.", source="ours")
-    clip: float = param(0.2, "Clip range ε of the surrogate (PPO paper).", source="paper")
+    clip: float = param(
+        0.2, "Clip range ε of the surrogate (PPO paper).", source="paper", tune=Uniform(0.05, 0.4)
+    )
     gae_lambda: float = param(0.95, "GAE λ (PPO paper's setting).", source="paper")
-    epochs: int = param(4, "Passes over each batch.", source="ours")
+    epochs: int = param(4, "Passes over each batch.", source="ours", tune=IntRange(1, 10))
     minibatches: int = param(4, "Mini-batches (of episodes) per pass.", source="ours")
-    learning_rate: float = param(0.05, "Adam step size of the policy.", source="ours")
+    learning_rate: float = param(
+        0.05, "Adam step size of the policy.", source="ours", tune=LogUniform(1e-3, 0.5)
+    )
     value_rate: float = param(
         0.5,
         "Step of the tabular value towards the batch mean of its λ-return targets per cell.",
         source="ours",
+        tune=Uniform(0.05, 1.0),
     )
     credit: Literal["global", "local"] = param(
         "global",

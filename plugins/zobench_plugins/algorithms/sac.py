@@ -40,6 +40,7 @@ from zobench import api
 from zobench.api import param
 from zobench.sim import policy
 from zobench.sim.problem import Problem
+from zobench.space import Choice, IntRange, LogUniform
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,10 @@ class Config:
 
     kappa: int = param(1, "Hops κ of the truncated critics' neighbourhoods.", source="author-code")
     h: float = param(
-        1.0, "Critic step numerator: α_t = h / (t + t0) (Qu et al.'s form).", source="ours"
+        1.0,
+        "Critic step numerator: α_t = h / (t + t0) (Qu et al.'s form).",
+        source="ours",
+        tune=LogUniform(0.1, 10.0),
     )
     t0: float = param(10.0, "Critic step offset t0 in α_t = h / (t + t0).", source="ours")
     eta: float = param(
@@ -58,6 +62,7 @@ class Config:
         "net-gridworld (4 agents, chain, seed 0, 300 and 1,000 iterations) over {0.05, 1, 5, "
         "20, 50, 100, 200}: 100 was best (0.95 normalized), 200 diverged; 50 keeps a 4× margin.",
         source="ours",
+        tune=LogUniform(0.5, 500.0),
     )
     episodes: int = param(
         16,
@@ -68,12 +73,14 @@ class Config:
         1,
         "Passes of the critic over the iteration's steps (the step counter t runs on).",
         source="ours",
+        tune=IntRange(1, 20, log=True),
     )
     reset_critic: bool = param(
         True,
         "Zero the critics at every outer iteration (Qu et al.); False keeps them, as the DZOPG "
         "author's code does.",
         source="paper",
+        tune=Choice((True, False)),
     )
     max_table_entries: int = param(
         1 << 24,

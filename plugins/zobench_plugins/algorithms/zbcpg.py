@@ -27,6 +27,7 @@ import numpy as np
 import zobench
 from zobench.api import param
 from zobench.sim.problem import Problem
+from zobench.space import LogUniform
 from zobench_plugins.algorithms import zpg
 
 
@@ -40,6 +41,7 @@ class Config(zpg.Config):
         "(2000 iterations: ≈ 0.97 normalized under Bradley–Terry, ≈ 0.8 under Weibull). "
         "Larger than ZPG's because a block step moves one state's logits only.",
         source="ours",
+        tune=LogUniform(1e-3, 1.0),
     )
     block_size: int | None = param(
         None,

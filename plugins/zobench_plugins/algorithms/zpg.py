@@ -31,6 +31,7 @@ from zobench import api
 from zobench.api import param
 from zobench.sim import panel as panels
 from zobench.sim.problem import Problem
+from zobench.space import BudgetSplit, LogUniform
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,16 @@ class Config:
         "Perturbation distance μ: θ' = θ + μ v with ‖v‖ = 1. Large on purpose: at the uniform "
         "GridWorld policy ‖∇J‖ ≈ 0.08, and J(θ + μv) − J(θ) must stand out of the votes' noise.",
         source="ours",
+        tune=LogUniform(0.25, 16.0),
     )
     pairs: int = param(
         200, "Trajectory pairs N per iteration (current vs perturbed).", source="ours"
     )
     evaluators: int = param(
-        20, "Evaluators M asked about each pair (one binomial draw per pair).", source="ours"
+        20,
+        "Evaluators M asked about each pair (one binomial draw per pair).",
+        source="ours",
+        tune=BudgetSplit("pairs", (1, 5, 10, 20, 40, 100)),
     )
     step_size: float = param(
         0.015,
@@ -55,6 +60,7 @@ class Config:
         "(BT and Weibull, 2000 iterations). ‖ĝ‖ is of order d/μ · |Δ̂| ≈ 10², so the spec's "
         "{3e-4, 1e-3, 3e-3} barely move θ from the uniform policy.",
         source="ours",
+        tune=LogUniform(1e-3, 0.3),
     )
     trim: Literal["bound", "constant"] = param(
         "bound",

@@ -31,6 +31,7 @@ from zobench import api
 from zobench.api import param
 from zobench.sim.problem import Problem
 from zobench.sim.rollout import Trajectories
+from zobench.space import LogUniform
 from zobench_plugins.algorithms.zpg import sphere_direction
 
 
@@ -39,7 +40,10 @@ class Config:
     """Settings of ZSPO (spec §8, defaults §9)."""
 
     mu: float = param(
-        4.0, "Perturbation distance μ: θ' = θ + μ v with ‖v‖ = 1 (ZPG's).", source="ours"
+        4.0,
+        "Perturbation distance μ: θ' = θ + μ v with ‖v‖ = 1 (ZPG's).",
+        source="ours",
+        tune=LogUniform(0.25, 16.0),
     )
     comparisons: int = param(
         100, "Batch comparisons N per iteration, one label each.", source="ours"
@@ -55,6 +59,7 @@ class Config:
         "0.3, 0.5} (Bradley–Terry, 2000 iterations: ≈ 0.9 normalized); the spec's 1e-2 barely "
         "leaves the uniform policy.",
         source="ours",
+        tune=LogUniform(0.01, 3.0),
     )
     common_noise: bool = param(
         False, "Share the episodes' random numbers between the two sides of each comparison."
