@@ -134,22 +134,18 @@ def _optimal_backup(W, kernels, rewards, gamma, F, A) -> np.ndarray:
     m = len(kernels)
     for k in range(1, m):  # every moving agent but the first: next cell → (cell, action)
         W = _contract(W, k, kernels[k])
-    W = W.reshape((W.shape[0],) + tuple(x for _ in range(1, m) for x in (F, A)))
-    rest = sum(
-        (
-            r.reshape((1,) * (2 * k) + (F, A) + (1,) * (2 * (m - 2 - k)))
-            for k, r in enumerate(rewards[1:])
-        ),
-        np.zeros((1,) * (2 * (m - 1))),
-    )
+    pairs = (F, A) * (m - 1)  # (cell, action) of every moving agent but the first
+    W = W.reshape((W.shape[0], *pairs))
+    rest = np.zeros(pairs)  # their rewards, broadcast over each other's (cell, action)
+    for k, reward in enumerate(rewards[1:]):
+        rest = rest + reward.reshape((1, 1) * k + (F, A) + (1, 1) * (m - 2 - k))
     out = np.empty((F,) * m)
     action_axes = tuple(range(2, 2 * m, 2))  # after the first agent's action axis 0
     first = kernels[0].reshape(F, A, -1)
     for c in range(F):  # one cell of the first moving agent at a time bounds the memory
         Q = gamma * np.tensordot(first[c], W, axes=(1, 0))  # (A, F, A, F, A, ...)
         Q += rewards[0][c].reshape((A,) + (1,) * (2 * (m - 1)))
-        if m > 1:
-            Q += rest[None]
+        Q += rest[None]
         out[c] = Q.max(axis=(0, *action_axes)) if m > 1 else Q.max(axis=0)
     return out
 
