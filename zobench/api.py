@@ -12,11 +12,15 @@ Shapes follow one rule: batch dimension first, then time, then agents, e.g. stat
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
+
+# the contracts speak in the kernel's types (re-exported: zobench.api.TransitionTables)
+from zobench.sim.types import Channel, TransitionTables, channels
 
 if TYPE_CHECKING:
     from zobench.sim.network import Network
@@ -112,22 +116,6 @@ class Component:
 # ---------------------------------------------------------------------------------------------
 # Environments
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TransitionTables:
-    """A tabular model of the joint MDP, for exact evaluation and dynamic programming.
-
-    Joint states and actions are indexed in mixed radix, agent 0 least significant:
-    ``s = Σ_i s_i · S^i`` and ``a = Σ_i a_i · A^i`` (see :mod:`zobench.sim.evaluate`).
-    """
-
-    transitions: np.ndarray
-    """``P[s, a, s']``, shape ``(S_joint, A_joint, S_joint)``; rows sum to 1."""
-    rewards: np.ndarray
-    """Expected reward averaged over agents, ``R[s, a] = E[(1/n) Σ_i r_i | s, a]``."""
-    initial: np.ndarray
-    """Initial joint-state distribution ``ρ``, shape ``(S_joint,)``."""
 
 
 class Environment(Component):
@@ -289,15 +277,38 @@ class Algorithm(Component):
 
     The runner constructs it with its config and the :class:`~zobench.sim.problem.Problem`, then
     calls :meth:`step` once per iteration and evaluates :attr:`theta` every ``eval_every``
-    iterations. Everything the algorithm learns from goes through ``problem`` (rollouts, the
-    panel's votes, and, only when ``uses_rewards`` is true, rewards), which charges the ledger.
+    iterations. Everything the algorithm learns from goes through ``problem``: rollouts (states
+    and actions, no rewards) and the channels it declares in :attr:`consumes`, each charged to
+    the ledger by the core. Using a channel it did not declare raises a
+    :class:`~zobench.errors.ChannelError`.
     """
 
     kind = "algorithm"
+    consumes: ClassVar[frozenset[Channel]] = frozenset({Channel.PREFERENCES})
+    """The channels the algorithm learns from: ``"preferences"`` (the panel's votes),
+    ``"rewards"`` (true rewards and returns) and ``"model"`` (transition tables, reference
+    policy). Default: preferences only. Leaderboards rank reward and model readers apart."""
     uses_rewards: ClassVar[bool] = False
-    """Declare True to read rewards; a preference-only algorithm that asks is refused."""
+    """Deprecated spelling of ``"rewards" in consumes``; kept in step with :attr:`consumes`.
+    A subclass that sets only ``uses_rewards = True`` consumes preferences and rewards."""
 
     theta: np.ndarray
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__
+        if "consumes" in own:
+            cls.consumes = channels(own["consumes"])
+        elif "uses_rewards" in own:
+            warnings.warn(
+                f"{cls.__qualname__}: `uses_rewards` is deprecated; declare "
+                "`consumes = frozenset({'preferences', 'rewards'})` (or the channels it uses)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            base = {c for c in cls.consumes if c is not Channel.REWARDS}
+            cls.consumes = frozenset(base | ({Channel.REWARDS} if own["uses_rewards"] else set()))
+        cls.uses_rewards = Channel.REWARDS in cls.consumes
 
     def __init__(self, config: Any, problem: Problem) -> None:
         super().__init__(config)
