@@ -8,7 +8,8 @@ import pytest
 import zobench
 from zobench.errors import ConfigError, RewardAccessError
 from zobench.sim.network import Network
-from zobench.sim.problem import build_problem
+from zobench.sim.problem import build_problem, build_simulation
+from zobench.sim.rollout import rollout
 from zobench_plugins.environments.gridworld import GridWorld, GridWorldConfig
 from zobench_plugins.preferences.links import BradleyTerry
 from zobench_plugins.topologies.isolated import Isolated
@@ -25,8 +26,19 @@ def test_rewards_are_refused_to_preference_only_problems(gridworld):
 def test_rewards_are_given_and_charged_when_declared(gridworld):
     problem = build_problem(gridworld, BradleyTerry(), seed=0, uses_rewards=True)
     traj = problem.rollout(problem.initial_theta(), 4)
-    np.testing.assert_array_equal(problem.rewards(traj), traj.hidden_rewards)
+    expected = rollout(gridworld, problem.initial_theta(), batch=4, rng=_episode_rng(0)).rewards
+    rewards = problem.rewards(traj)
+    np.testing.assert_array_equal(rewards, expected)
     assert problem.ledger.reward_obs == 4 * 15
+    assert not rewards.flags.writeable  # the panel's copy cannot be edited through it
+    returns = problem.returns(traj, horizon=5)
+    np.testing.assert_allclose(returns, expected[:, :5].sum(axis=(1, 2)))
+    assert problem.ledger.reward_obs == 4 * 15 + 4 * 5
+
+
+def _episode_rng(seed: int) -> np.random.Generator:
+    """The episodes' stream of a problem built with ``seed`` (the second of three)."""
+    return np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[1])
 
 
 def test_problem_shapes_and_ledger(gridworld):
@@ -55,7 +67,8 @@ def test_same_seed_same_first_episodes_whatever_the_algorithm_drew(gridworld):
     other = build_problem(GridWorld(), BradleyTerry(), seed=8)
     assert not np.array_equal(first.rollout(theta, 16).states, other.rollout(theta, 16).states)
     # the three streams differ from each other
-    assert first.rng.random() != first.panel.rng.random()
+    core = build_simulation(GridWorld(), BradleyTerry(), seed=7)
+    assert core.rng.random() != core.panel.rng.random() != core.episode_rng.random()
 
 
 def test_networked_environment_needs_a_network(coupled):
@@ -107,7 +120,7 @@ def test_gridworld_dynamics_and_reward():
     assert path.tolist()[:9] == [0, 1, 2, 3, 4, 9, 14, 19, 24]
     assert (path[8:] == 24).all()  # absorbing
     # reward 1 for each step that ends on the goal: steps 8, 9, 10 → 3
-    assert traj.hidden_rewards[0].sum() == 3.0
+    assert traj.rewards[0].sum() == 3.0
     # walls clip: up from the start stays put
     nxt, reward = env.step(np.array([[0]]), np.array([[0]]), np.array([[[0.0]]]))
     assert nxt[0, 0] == 0
