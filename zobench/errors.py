@@ -31,7 +31,10 @@ class ChannelError(HonestyError):
 
     def __init__(self, message: str, *, algorithm: str = "", channel: str = "") -> None:
         who = f"algorithm '{algorithm}'" if algorithm else "the algorithm"
-        super().__init__(f"{who} {message}" if channel else message)
+        named = (
+            f" (channel '{channel}')" if channel and f"channel '{channel}'" not in message else ""
+        )
+        super().__init__(f"{who} {message}{named}" if channel else message)
         self.algorithm = algorithm
         self.channel = channel
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import zobench
 from zo_helpers import SMALL_GRID
 
 import zobench

@@ -115,8 +115,13 @@ def info_command(name: str, kind: str | None) -> None:
     if doc:
         console.print()
         console.print(escape(doc), highlight=False)
-    if getattr(reg.obj, "uses_rewards", False):
-        console.print("\n[yellow]uses rewards[/yellow]: this algorithm reads true rewards.")
+    if reg.kind == "algorithm":
+        consumes = sorted(str(c) for c in getattr(reg.obj, "consumes", ()))
+        console.print(f"\nconsumes: {', '.join(consumes) or 'nothing'}")
+        if "rewards" in consumes:
+            console.print("[yellow]uses rewards[/yellow]: this algorithm reads true rewards.")
+        if "model" in consumes:
+            console.print("[yellow]uses the model[/yellow]: it reads the environment's tables.")
     fields = describe(reg.obj.Config)
     if not fields:
         console.print("\nno settings")

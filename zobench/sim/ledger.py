@@ -66,9 +66,9 @@ class Ledger:
         """The counters as a plain dict (one row of the learning curve)."""
         return dict(self._counts)
 
-    def view(self) -> LedgerView:
-        """A read-only view of this ledger (what algorithms get)."""
-        return LedgerView(self)
+    def view(self, owner: str = "") -> LedgerView:
+        """A read-only view of this ledger for the algorithm ``owner`` (named in errors)."""
+        return LedgerView(self, owner)
 
     def __getattr__(self, name: str) -> int:
         # counters read as attributes: ledger.queries
@@ -86,18 +86,20 @@ class Ledger:
 class LedgerView:
     """What an algorithm sees of the ledger: every counter, read-only."""
 
-    __slots__ = ("_ledger",)
+    __slots__ = ("_ledger", "_owner")
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, owner: str = "") -> None:
         object.__setattr__(self, "_ledger", ledger)
+        object.__setattr__(self, "_owner", owner)
 
     def __getattr__(self, name: str) -> int:
         return getattr(self._ledger, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
+        who = f"algorithm '{self._owner}'" if self._owner else "an algorithm"
         raise LedgerError(
-            f"the ledger is read-only: algorithms cannot set '{name}'; the core charges every "
-            "spend (rollouts, votes, rewards, model reads, messages) itself"
+            f"{who} tried to set the ledger's '{name}', but the ledger is read-only: the core "
+            "charges every spend (rollouts, votes, rewards, model reads, messages) itself"
         )
 
     def __delattr__(self, name: str) -> None:

@@ -85,7 +85,7 @@ class Problem:
                 owner=sim.algorithm,
             ),
         )
-        put(self, "_ledger", sim.ledger.view())
+        put(self, "_ledger", sim.ledger.view(sim.algorithm))
         put(self, "_panel", PanelChannel(sim))
         put(self, "_model", ModelChannel(sim))
 
@@ -319,7 +319,7 @@ class Simulation:
             preference, np.random.default_rng(panel_seq), self.ledger, network, env.gamma
         )
         self.panel._armed_for = armed_for
-        self.rewards = RewardTable(armed_for)
+        self.rewards = RewardTable(algorithm, armed=armed)
         self._tables: list[TransitionTables | None] = []
         self.problem = Problem(self)
         """The facade handed to the algorithm."""

@@ -29,8 +29,8 @@ _TRIPWIRES: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "zobench_tripwires", default=False
 )
 
-_ENTRY_MODULES = frozenset({"zobench.sim.problem", "zobench.bench.runner"})
-"""Modules through which the core's private objects are legitimately reached: this facade and
+_ENTRY_MODULES = frozenset({"zobench.sim.problem", "zobench.sim.channels", "zobench.bench.runner"})
+"""Modules through which the core's private objects are legitimately reached: the facade and
 the runner (which builds the run and evaluates θ)."""
 
 
@@ -166,13 +166,14 @@ class RewardTable:
     and :meth:`reveal` trips when called from outside the core.
     """
 
-    def __init__(self, armed_for: str | None = None) -> None:
-        self._armed_for = armed_for
+    def __init__(self, owner: str = "", *, armed: bool = False) -> None:
+        self._owner = owner
+        self._armed_for = owner if armed else None
         self._rewards: weakref.WeakKeyDictionary[Trajectories, np.ndarray]
         self._rewards = weakref.WeakKeyDictionary()
         sealed: weakref.WeakKeyDictionary[Trajectories, np.ndarray] = weakref.WeakKeyDictionary()
-        self._sealed = sealed.get if armed_for is not None else self._rewards.get
-        self._seal = sealed.__setitem__ if armed_for is not None else None
+        self._sealed = sealed.get if armed else self._rewards.get
+        self._seal = sealed.__setitem__ if armed else None
 
     def keep(self, traj: Trajectories, rewards: np.ndarray) -> None:
         """Remember ``rewards`` as the rewards of ``traj``."""
@@ -191,7 +192,7 @@ class RewardTable:
                 f"handed {reader} trajectories that this problem's rollouts did not produce; "
                 "only batches returned by problem.rollout / rollout_pair (unchanged) have "
                 "rewards behind them",
-                algorithm=self._armed_for or getattr(traj, "owner", ""),
+                algorithm=self._owner,
                 channel="preferences",
             )
         return rewards

@@ -7,7 +7,7 @@ baseline" (Dai et al., arXiv 2605.15697); zobench spec §6, defaults §9.
 Per outer iteration m (spec §6):
 
 1. roll out B episodes of the joint policy and read every agent's TRUE local reward r_i(t)
-   (``uses_rewards = True``: charged to the ledger as reward observations);
+   (``consumes = {rewards}``: charged to the ledger as reward observations);
 2. reset each agent's κ-hop truncated critic Q̂_i ≡ 0 (option: keep it, as the DZOPG author's
    code does), a table over z_i = (s_{N_i^κ}, a_{N_i^κ}) with (S·A)^{|N_i^κ|} entries;
 3. critic, for t = 0..H−1 (SARSA / TD(0), step α_t = h / (t + t0)):
