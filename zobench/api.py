@@ -147,6 +147,12 @@ class Environment(Component):
     """Width (max − min) of each agent's per-step reward. Preference-only algorithms read it to
     bound return differences (the trimming bound B of spec §1); environments whose rewards do
     not lie in an interval of width 1 must set it. The conformance kit checks it."""
+    reward_span_source: str = "declared"
+    """How :attr:`reward_span` was obtained, recorded with every run: ``"declared"`` by the
+    environment, ``"table"`` (read from its model), ``"setting"`` (the user's), or
+    ``"probe: <N> episodes"`` when the environment estimated it from N episodes of its own at
+    build time. A probe is part of building the environment, so no algorithm's budget is
+    charged for it."""
     network: Network | None = None
 
     def connect(self, network: Network) -> None:

@@ -44,10 +44,15 @@ REFERENCE_COLUMNS: dict[str, pl.DataType] = {
     "ref_uniform": pl.Float64(),
     "ref_optimal": pl.Float64(),
     "ref_optimal_exact": pl.Boolean(),
+    "reward_span": pl.Float64(),
+    "reward_span_source": pl.String(),
 }
 """What ``score_normalized`` was normalized by: the uniform policy's J, the optimal J (null when
 unknown) and whether that optimum is exact (dynamic programming) or the Monte Carlo value of the
-environment's reference policy, an approximation a learner can exceed. Constant within a run."""
+environment's reference policy, an approximation a learner can exceed. Then the environment's
+per-step reward span, which bounds preference-only learners' return differences, and where it
+came from (``Environment.reward_span_source``: declared, the user's setting, or a build-time
+probe charged to no algorithm). Constant within a run."""
 
 _LEDGER_COLUMNS = (
     "episodes",
@@ -160,6 +165,8 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
             "ref_uniform": refs.uniform,
             "ref_optimal": refs.optimal,
             "ref_optimal_exact": refs.optimal_exact if refs.optimal is not None else None,
+            "reward_span": float(env.reward_span),
+            "reward_span_source": str(env.reward_span_source),
         }
         for key, diag in diagnostics.items():
             if key not in diag_keys:
