@@ -143,15 +143,16 @@ def test_the_problem_describes_the_environment_and_cannot_be_rearranged(gridworl
     assert (description.n_agents, description.n_states, description.n_actions) == (1, 25, 4)
     assert (description.horizon, description.gamma, description.reward_span) == (15, 1.0, 1.0)
     assert description.network is problem.network
-    with pytest.raises(ChannelError, match="algorithm 'probe'.*tables"):
+    with pytest.raises(ChannelError, match=r"algorithm 'probe'.*tables"):
         description.tables()
-    with pytest.raises(ChannelError, match="problem.rollout"):
+    with pytest.raises(ChannelError, match=r"problem\.rollout"):
         description.step(None, None, None)
-    with pytest.raises(ChannelError, match="replace problem.rng"):
+    with pytest.raises(ChannelError, match=r"replace problem\.rng"):
         problem.rng = np.random.default_rng(0)
     with pytest.raises(LedgerError, match="read-only"):
         problem.ledger.episodes = 0
-    assert problem.consumes == {"preferences"} and not problem.uses_rewards
+    assert problem.consumes == {"preferences"}
+    assert not problem.uses_rewards
 
 
 def test_the_core_ledger_only_grows():
@@ -170,7 +171,8 @@ def test_the_model_channel_charges_each_read_and_hands_out_read_only_tables(grid
     problem = build_problem(gridworld, BradleyTerry(), seed=0, consumes={"rewards", "model"})
     tables = problem.model.tables()
     np.testing.assert_array_equal(tables.rewards, gridworld.tables().rewards)
-    assert not tables.rewards.flags.writeable and not tables.transitions.flags.writeable
+    assert not tables.rewards.flags.writeable
+    assert not tables.transitions.flags.writeable
     problem.model.tables()
     assert problem.ledger.model_reads == 2
     assert problem.ledger.reward_obs == 2 * tables.rewards.size
@@ -186,7 +188,7 @@ def test_gather_hands_each_agent_its_neighbours_and_charges_the_messages(coupled
     states = np.arange(3 * 4 * 2).reshape(3, 4, 2)
     actions = np.arange(3 * 5 * 2).reshape(3, 5, 2)
     near_states, near_actions = problem.gather(1, states, actions)
-    indptr, indices = chain.neighbourhood(1)
+    _, indices = chain.neighbourhood(1)
     np.testing.assert_array_equal(near_states, states[..., indices])
     np.testing.assert_array_equal(near_actions, actions[..., indices])
     # 3 episodes x 2 links (0 <- 1 and 1 <- 0), each carrying 4 + 5 numbers
