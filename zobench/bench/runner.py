@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -134,8 +134,8 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
         pref_cls(pref_config),
         network=network,
         seed=spec.seed,
-        consumes=algo_cls.consumes,
-        algorithm=algo_cls.name,
+        consumes=cast("type[api.Algorithm]", algo_cls).consumes,
+        algorithm=cast("type[api.Algorithm]", algo_cls).name,
     )
     tables = env.tables()
     eval_seed = evaluation_seed(spec.seed)

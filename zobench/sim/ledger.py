@@ -41,6 +41,7 @@ class Ledger:
     """Running counters of a run's budget, owned and charged by the core."""
 
     __slots__ = ("_counts",)
+    _counts: dict[str, int]
 
     def __init__(self) -> None:
         self._counts = dict.fromkeys(COUNTERS, 0)
@@ -87,6 +88,8 @@ class LedgerView:
     """What an algorithm sees of the ledger: every counter, read-only."""
 
     __slots__ = ("_ledger", "_owner")
+    _ledger: Ledger
+    _owner: str
 
     def __init__(self, ledger: Ledger, owner: str = "") -> None:
         object.__setattr__(self, "_ledger", ledger)

@@ -61,6 +61,12 @@ class Problem:
     """
 
     __slots__ = ("_channels", "_environment", "_ledger", "_model", "_panel", "_simulation")
+    _channels: frozenset[Channel]
+    _environment: EnvironmentDescription
+    _ledger: LedgerView
+    _model: ModelChannel
+    _panel: PanelChannel
+    _simulation: Simulation
 
     def __init__(self, simulation: Simulation) -> None:
         sim = simulation

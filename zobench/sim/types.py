@@ -68,17 +68,46 @@ class TransitionTables:
 
 
 class EnvironmentLike(Protocol):
-    """What the kernel uses of an environment (see :class:`zobench.api.Environment`)."""
+    """What the kernel uses of an environment (see :class:`zobench.api.Environment`).
 
-    name: str
-    networked: bool
-    n_agents: int
-    n_states: int
-    n_actions: int
-    horizon: int
-    gamma: float
-    noise_dims: int
-    reward_span: float
+    The sizes and constants are read-only here, so class and instance attributes both qualify.
+    """
+
+    @property
+    def name(self) -> str:
+        """The registered name."""
+
+    @property
+    def networked(self) -> bool:
+        """True when agents are coupled through the network."""
+
+    @property
+    def n_agents(self) -> int:
+        """Number of agents n."""
+
+    @property
+    def n_states(self) -> int:
+        """Local states per agent."""
+
+    @property
+    def n_actions(self) -> int:
+        """Local actions per agent."""
+
+    @property
+    def horizon(self) -> int:
+        """Episode length H."""
+
+    @property
+    def gamma(self) -> float:
+        """Discount γ."""
+
+    @property
+    def noise_dims(self) -> int:
+        """Uniforms per agent and step."""
+
+    @property
+    def reward_span(self) -> float:
+        """Width of each agent's per-step reward."""
 
     def connect(self, network: Network) -> None:
         """Attach the agents' network."""
