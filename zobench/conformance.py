@@ -416,18 +416,6 @@ SPENDING: dict[str, str] = {
 }
 """The ledger counter that shows each channel's use."""
 
-LEDGER_COLUMNS: tuple[str, ...] = (
-    "iteration",
-    "episodes",
-    "env_steps",
-    "queries",
-    "reward_obs",
-    "messages",
-    "values_moved",
-    "model_reads",
-)
-"""The learning curve's ledger columns, which never decrease."""
-
 
 def check_honest(cls: Any) -> None:
     """An algorithm sees and spends only what it declares, and the ledger shows what it spent.
@@ -442,6 +430,7 @@ def check_honest(cls: Any) -> None:
     """
     from zobench.bench.runner import RunFailed
     from zobench.errors import HonestyError
+    from zobench.sim.ledger import COUNTERS
     from zobench.sim.tripwires import tripwires
 
     if _kind_of(cls) != "algorithm":
@@ -459,7 +448,7 @@ def check_honest(cls: Any) -> None:
             )
         except Exception as exc:
             _fail(cls, f"a tiny run under the honesty check failed: {type(exc).__name__}: {exc}")
-    for column in LEDGER_COLUMNS:
+    for column in ("iteration", *COUNTERS[1:]):  # the counter `iterations` is `iteration`
         values = frame[column].to_numpy() if column in frame.columns else None
         if values is None:
             _fail(cls, f"the learning curve has no ledger column '{column}'")

@@ -23,6 +23,7 @@ from zobench.config import validate
 from zobench.errors import ConfigError, ZobenchError
 from zobench.plugins import get_host
 from zobench.sim import evaluate
+from zobench.sim.ledger import COUNTERS
 from zobench.sim.problem import build_simulation
 
 COLUMNS: dict[str, pl.DataType] = {
@@ -54,15 +55,7 @@ per-step reward span, which bounds preference-only learners' return differences,
 came from (``Environment.reward_span_source``: declared, the user's setting, or a build-time
 probe charged to no algorithm). Constant within a run."""
 
-_LEDGER_COLUMNS = (
-    "episodes",
-    "env_steps",
-    "queries",
-    "reward_obs",
-    "messages",
-    "values_moved",
-    "model_reads",
-)
+_LEDGER_COLUMNS = COUNTERS[1:]
 """The ledger's counters recorded in every row (``iterations`` is the ``iteration`` column)."""
 
 PROGRESS_EVERY = 10

@@ -392,23 +392,6 @@ def build_simulation(
     )
 
 
-def build_problem(
-    env: EnvironmentLike,
-    preference: LinkLike,
-    *,
-    network: Network | None = None,
-    seed: int,
-    consumes: Any = None,
-    algorithm: str = "",
-    uses_rewards: bool | None = None,
-) -> Problem:
+def build_problem(env: EnvironmentLike, preference: LinkLike, **options: Any) -> Problem:
     """The facade of :func:`build_simulation` (same arguments): what an algorithm is handed."""
-    return build_simulation(
-        env,
-        preference,
-        network=network,
-        seed=seed,
-        consumes=consumes,
-        algorithm=algorithm,
-        uses_rewards=uses_rewards,
-    ).problem
+    return build_simulation(env, preference, **options).problem

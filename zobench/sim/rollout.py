@@ -20,8 +20,24 @@ from zobench.sim import policy
 from zobench.sim.types import EnvironmentLike
 
 
+class _Batch:
+    """Sizes of a batch read off its ``actions`` array ``(B, H, ...)``."""
+
+    actions: np.ndarray
+
+    @property
+    def batch(self) -> int:
+        """Number of episodes B."""
+        return self.actions.shape[0]
+
+    @property
+    def horizon(self) -> int:
+        """Number of steps H."""
+        return self.actions.shape[1]
+
+
 @dataclass(frozen=True, eq=False)
-class Trajectories:
+class Trajectories(_Batch):
     """A batch of episodes of the joint policy, as an algorithm sees it: states and actions.
 
     Trajectories carry no rewards. The problem keeps each batch's rewards in a side table keyed
@@ -41,16 +57,6 @@ class Trajectories:
     """The algorithm whose problem rolled the batch out (named in error messages)."""
 
     @property
-    def batch(self) -> int:
-        """Number of episodes B."""
-        return self.actions.shape[0]
-
-    @property
-    def horizon(self) -> int:
-        """Number of steps H."""
-        return self.actions.shape[1]
-
-    @property
     def hidden_rewards(self) -> np.ndarray:
         """Gone: trajectories carry no rewards (this raises a :class:`ChannelError`)."""
         raise RewardAccessError(
@@ -63,7 +69,7 @@ class Trajectories:
 
 
 @dataclass(frozen=True, eq=False)
-class Episodes:
+class Episodes(_Batch):
     """A batch of episodes with their rewards: the kernel's own record of a rollout.
 
     The kernel's sampling functions return it; the problem splits it into the public
@@ -77,23 +83,13 @@ class Episodes:
     rewards: np.ndarray
     """Local rewards ``(B, H, n)`` float: ``r_i(t)`` received for step t."""
 
-    @property
-    def batch(self) -> int:
-        """Number of episodes B."""
-        return self.actions.shape[0]
-
-    @property
-    def horizon(self) -> int:
-        """Number of steps H."""
-        return self.actions.shape[1]
-
     def trajectories(self, owner: str = "") -> Trajectories:
         """The public part: states and actions, no rewards."""
         return Trajectories(self.states, self.actions, owner)
 
 
 @dataclass(frozen=True)
-class Noise:
+class Noise(_Batch):
     """Pre-drawn uniforms in ``[0, 1)`` that fully determine a batch of episodes given θ.
 
     :meth:`draw` stores the per-step arrays time-major and hands out batch-first views, so that
@@ -136,16 +132,6 @@ class Noise:
             horizon=env.horizon if horizon is None else horizon,
             noise_dims=env.noise_dims,
         )
-
-    @property
-    def batch(self) -> int:
-        """Number of episodes B."""
-        return self.actions.shape[0]
-
-    @property
-    def horizon(self) -> int:
-        """Number of steps H."""
-        return self.actions.shape[1]
 
 
 ON_THE_FLY_VALUES = 1 << 16
