@@ -170,6 +170,17 @@ def test_info_shows_fields_and_provenance():
         assert "(default: ours)" in row, row
 
 
+def test_info_shows_the_channels_an_algorithm_consumes():
+    out = invoke("info", ALGORITHM).output
+    assert "consumes: preferences" in out
+    assert "uses rewards" not in out
+    oracle = invoke("info", "oracle-pg").output
+    assert "consumes: model, rewards" in oracle
+    assert "uses rewards" in oracle
+    assert "uses the model" in oracle
+    assert "consumes: nothing" in invoke("info", "uniform").output
+
+
 def test_info_shows_inherited_preference_settings():
     result = invoke("info", PREFERENCE)
     assert result.exit_code == 0, result.output

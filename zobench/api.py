@@ -12,12 +12,15 @@ Shapes follow one rule: batch dimension first, then time, then agents, e.g. stat
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 
+# the contracts speak in the kernel's types (re-exported: zobench.api.TransitionTables)
+from zobench.sim.types import Channel, TransitionTables, channels
 from zobench.space import TUNE_METADATA, SearchSpace
 
 if TYPE_CHECKING:
@@ -119,22 +122,6 @@ class Component:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TransitionTables:
-    """A tabular model of the joint MDP, for exact evaluation and dynamic programming.
-
-    Joint states and actions are indexed in mixed radix, agent 0 least significant:
-    ``s = Σ_i s_i · S^i`` and ``a = Σ_i a_i · A^i`` (see :mod:`zobench.sim.evaluate`).
-    """
-
-    transitions: np.ndarray
-    """``P[s, a, s']``, shape ``(S_joint, A_joint, S_joint)``; rows sum to 1."""
-    rewards: np.ndarray
-    """Expected reward averaged over agents, ``R[s, a] = E[(1/n) Σ_i r_i | s, a]``."""
-    initial: np.ndarray
-    """Initial joint-state distribution ``ρ``, shape ``(S_joint,)``."""
-
-
 class Environment(Component):
     """A finite, vectorized, possibly multi-agent MDP with a fixed episode length.
 
@@ -164,6 +151,12 @@ class Environment(Component):
     """Width (max − min) of each agent's per-step reward. Preference-only algorithms read it to
     bound return differences (the trimming bound B of spec §1); environments whose rewards do
     not lie in an interval of width 1 must set it. The conformance kit checks it."""
+    reward_span_source: str = "declared"
+    """How :attr:`reward_span` was obtained, recorded with every run: ``"declared"`` by the
+    environment, ``"table"`` (read from its model), ``"setting"`` (the user's), or
+    ``"probe: <N> episodes"`` when the environment estimated it from N episodes of its own at
+    build time. A probe is part of building the environment, so no algorithm's budget is
+    charged for it."""
     network: Network | None = None
 
     def connect(self, network: Network) -> None:
@@ -294,15 +287,38 @@ class Algorithm(Component):
 
     The runner constructs it with its config and the :class:`~zobench.sim.problem.Problem`, then
     calls :meth:`step` once per iteration and evaluates :attr:`theta` every ``eval_every``
-    iterations. Everything the algorithm learns from goes through ``problem`` (rollouts, the
-    panel's votes, and, only when ``uses_rewards`` is true, rewards), which charges the ledger.
+    iterations. Everything the algorithm learns from goes through ``problem``: rollouts (states
+    and actions, no rewards) and the channels it declares in :attr:`consumes`, each charged to
+    the ledger by the core. Using a channel it did not declare raises a
+    :class:`~zobench.errors.ChannelError`.
     """
 
     kind = "algorithm"
+    consumes: ClassVar[frozenset[Channel]] = frozenset({Channel.PREFERENCES})
+    """The channels the algorithm learns from: ``"preferences"`` (the panel's votes),
+    ``"rewards"`` (true rewards and returns) and ``"model"`` (transition tables, reference
+    policy). Default: preferences only. Leaderboards rank reward and model readers apart."""
     uses_rewards: ClassVar[bool] = False
-    """Declare True to read rewards; a preference-only algorithm that asks is refused."""
+    """Deprecated spelling of ``"rewards" in consumes``; kept in step with :attr:`consumes`.
+    A subclass that sets only ``uses_rewards = True`` consumes preferences and rewards."""
 
     theta: np.ndarray
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__
+        if "consumes" in own:
+            cls.consumes = channels(own["consumes"])
+        elif "uses_rewards" in own:
+            warnings.warn(
+                f"{cls.__qualname__}: `uses_rewards` is deprecated; declare "
+                "`consumes = frozenset({'preferences', 'rewards'})` (or the channels it uses)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            base = {c for c in cls.consumes if c is not Channel.REWARDS}
+            cls.consumes = frozenset(base | ({Channel.REWARDS} if own["uses_rewards"] else set()))
+        cls.uses_rewards = Channel.REWARDS in cls.consumes
 
     def __init__(self, config: Any, problem: Problem) -> None:
         super().__init__(config)

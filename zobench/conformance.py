@@ -133,14 +133,18 @@ def registered(cls: type) -> Iterator[None]:
             host.registry[key] = previous
 
 
-def tiny_problem(seed: int = 0, *, uses_rewards: bool = False) -> Any:
-    """A small single-agent gridworld :class:`~zobench.sim.problem.Problem` for quick checks."""
+def tiny_problem(seed: int = 0, *, consumes: Any = None, uses_rewards: bool = False) -> Any:
+    """A small single-agent gridworld :class:`~zobench.sim.problem.Problem` for quick checks.
+
+    ``consumes`` are the channels it opens (default: preferences only, as for an algorithm that
+    declares nothing); ``uses_rewards=True`` adds the rewards channel.
+    """
     import zobench
     from zobench.sim.problem import build_problem
 
     env = zobench.make("environment", "gridworld", **TINY_GRIDWORLD)
     preference = zobench.make("preference-model", TINY_PREFERENCE)
-    return build_problem(env, preference, seed=seed, uses_rewards=uses_rewards)
+    return build_problem(env, preference, seed=seed, consumes=consumes, uses_rewards=uses_rewards)
 
 
 def _missing_dependency(exc: BaseException | None) -> bool:
@@ -175,7 +179,7 @@ def check_constructs(cls: Any) -> None:
     if kind == "suite":
         return  # a suite is data, built already
     if kind == "algorithm":
-        problem = tiny_problem(uses_rewards=cls.uses_rewards)
+        problem = tiny_problem(consumes=cls.consumes)
         try:
             algorithm = cls(cls.Config(), problem)
         except Exception as exc:
@@ -334,23 +338,28 @@ def _check_executor(cls: type) -> None:
         _fail(cls, f"map_unordered paired results with the wrong task indices: {wrong}")
 
 
-def _tiny_run(cls: type, seed: int) -> Any:
+def _run_tiny(cls: type, seed: int, *, eval_every: int = 2) -> Any:
+    """A tiny gridworld run of ``cls``; its exceptions reach the caller unchanged."""
     import zobench
 
     with registered(cls):
-        try:
-            return zobench.run_one(
-                algorithm=cls.name,
-                environment="gridworld",
-                environment_params=dict(TINY_GRIDWORLD),
-                preference=TINY_PREFERENCE,
-                seed=seed,
-                iterations=TINY_ITERATIONS,
-                eval_every=2,
-                eval_episodes=32,
-            )
-        except Exception as exc:
-            _fail(cls, f"a tiny run on gridworld failed: {type(exc).__name__}: {exc}")
+        return zobench.run_one(
+            algorithm=cls.name,
+            environment="gridworld",
+            environment_params=dict(TINY_GRIDWORLD),
+            preference=TINY_PREFERENCE,
+            seed=seed,
+            iterations=TINY_ITERATIONS,
+            eval_every=eval_every,
+            eval_episodes=32,
+        )
+
+
+def _tiny_run(cls: type, seed: int) -> Any:
+    try:
+        return _run_tiny(cls, seed)
+    except Exception as exc:
+        _fail(cls, f"a tiny run on gridworld failed: {type(exc).__name__}: {exc}")
 
 
 def _without_time(frame: Any) -> Any:
@@ -391,5 +400,67 @@ def check_tiny_run(cls: Any) -> None:
         values = frame[column].drop_nulls().to_numpy().astype(float)
         if not np.isfinite(values).all():
             _fail(cls, f"a tiny run recorded non-finite values in column '{column}'")
-    if not cls.uses_rewards and "reward_obs" in frame.columns and frame["reward_obs"].max() != 0:
-        _fail(cls, "declares uses_rewards = False but observed rewards")
+    reads = {str(c) for c in cls.consumes} & {"rewards", "model"}
+    if not reads and "reward_obs" in frame.columns and frame["reward_obs"].max() != 0:
+        _fail(cls, "declares neither the rewards nor the model channel but observed rewards")
+
+
+# ---------------------------------------------------------------------------------------------
+# Honesty
+# ---------------------------------------------------------------------------------------------
+
+SPENDING: dict[str, str] = {
+    "preferences": "queries",
+    "rewards": "reward_obs",
+    "model": "model_reads",
+}
+"""The ledger counter that shows each channel's use."""
+
+
+def check_honest(cls: Any) -> None:
+    """An algorithm sees and spends only what it declares, and the ledger shows what it spent.
+
+    A tiny run with trip-wires armed (:func:`zobench.sim.tripwires.tripwires`): an undeclared
+    channel, or a private route around the problem's facade to the environment, the panel, the
+    ledger or the rewards, raises and fails the check with the channel's name; rewards stored
+    where the facade does not look are NaN, so an algorithm that reads them ends with a NaN θ.
+    Then every ledger column must be monotone over the run (one row per iteration), and every
+    declared channel must show its spending (a channel the algorithm does not use should not be
+    declared: leaderboards mark reward and model readers by what they declare and spend).
+    """
+    from zobench.bench.runner import RunFailed
+    from zobench.errors import HonestyError
+    from zobench.sim.ledger import COUNTERS
+    from zobench.sim.tripwires import tripwires
+
+    if _kind_of(cls) != "algorithm":
+        _fail(cls, "check_honest applies to algorithms only")
+    with tripwires():
+        try:
+            frame = _run_tiny(cls, seed=1, eval_every=1)  # a row per iteration
+        except HonestyError as exc:
+            _fail(cls, f"the honesty check caught it: {exc}")
+        except RunFailed as exc:
+            _fail(
+                cls,
+                f"under the honesty check's NaN-poisoned rewards its run failed ({exc}): rewards "
+                "reached it through a route it did not declare (channel 'rewards')",
+            )
+        except Exception as exc:
+            _fail(cls, f"a tiny run under the honesty check failed: {type(exc).__name__}: {exc}")
+    for column in ("iteration", *COUNTERS[1:]):  # the counter `iterations` is `iteration`
+        values = frame[column].to_numpy() if column in frame.columns else None
+        if values is None:
+            _fail(cls, f"the learning curve has no ledger column '{column}'")
+        if (np.diff(values) < 0).any() or (values < 0).any():
+            _fail(
+                cls, f"the ledger column '{column}' decreased or went negative: {values.tolist()}"
+            )
+    for channel in sorted(str(c) for c in cls.consumes):
+        counter = SPENDING[channel]
+        if frame[counter].max() == 0:
+            _fail(
+                cls,
+                f"declares the '{channel}' channel but a tiny run spent nothing on it "
+                f"({counter} = 0); declare only the channels it uses",
+            )

@@ -22,8 +22,29 @@ class PluginError(ZobenchError):
     """A plugin failed to load or registered something invalid (fatal in strict mode)."""
 
 
-class RewardAccessError(ZobenchError):
+class HonestyError(ZobenchError):
+    """An algorithm tried to see or spend something outside what it declared (a run's failure)."""
+
+
+class ChannelError(HonestyError):
+    """An algorithm used a channel (or a route to one) that it did not declare."""
+
+    def __init__(self, message: str, *, algorithm: str = "", channel: str = "") -> None:
+        who = f"algorithm '{algorithm}'" if algorithm else "the algorithm"
+        named = (
+            f" (channel '{channel}')" if channel and f"channel '{channel}'" not in message else ""
+        )
+        super().__init__(f"{who} {message}{named}" if channel else message)
+        self.algorithm = algorithm
+        self.channel = channel
+
+
+class RewardAccessError(ChannelError):
     """A preference-only algorithm asked for rewards: refused to keep the comparison honest."""
+
+
+class LedgerError(HonestyError):
+    """Someone but the core tried to change the ledger, or a counter would decrease."""
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -32,6 +32,11 @@ failing field, so a red test says what to fix. The checks:
 ``check_tiny_run(cls)``
     algorithms: a few iterations of :func:`zobench.run_one` on a tiny gridworld finish with
     finite scores, and a preference-only algorithm reads no rewards.
+``check_honest(cls)``
+    algorithms: a tiny run with trip-wires on every undeclared channel and every private route
+    around the problem's facade, and NaN-poisoned rewards where the facade does not look, fails
+    with one message naming the channel; the ledger columns never decrease; every declared
+    channel shows its spending.
 ``check_component(cls)``
     every check that applies to the component's kind.
 
@@ -66,6 +71,7 @@ from zobench.conformance import (
     _same,
     check_constructs,
     check_deterministic,
+    check_honest,
     check_tiny_run,
     registered,
     tiny_problem,
@@ -78,6 +84,7 @@ __all__ = [
     "check_config",
     "check_constructs",
     "check_deterministic",
+    "check_honest",
     "check_tiny_run",
     "checks_for",
     "make_distribution",
@@ -189,7 +196,7 @@ def checks_for(obj: Any) -> list[Callable[[Any], None]]:
         return [check_config]
     checks = [check_config, check_constructs, check_deterministic]
     if kind == "algorithm":
-        checks.append(check_tiny_run)
+        checks += [check_tiny_run, check_honest]
     return checks
 
 
@@ -253,6 +260,7 @@ if "pytest" in sys.modules:
             check_constructs=check_constructs,
             check_deterministic=check_deterministic,
             check_tiny_run=check_tiny_run,
+            check_honest=check_honest,
             check_component=check_component,
             checks_for=checks_for,
         )

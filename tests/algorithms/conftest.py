@@ -27,13 +27,18 @@ def make_problem() -> Callable[..., Problem]:
     return make
 
 
+def small_grid() -> Any:
+    """The small GridWorld itself (tests need its tables; algorithms only see a description)."""
+    return zobench.make("environment", "gridworld", **SMALL_GRID)
+
+
 @pytest.fixture
 def theta_and_gradient() -> Callable[[Problem], tuple[np.ndarray, np.ndarray]]:
     """Factory: a fixed random, non-uniform θ (seeded) and the exact ∇J there."""
 
     def make(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
         theta = np.random.default_rng(12345).normal(scale=0.5, size=problem.theta_shape)
-        env = problem.env
+        env = small_grid()  # the problem only describes its environment
         _, grad = value_and_gradient(env.tables(), theta, env.horizon, env.gamma)
         return theta, grad
 

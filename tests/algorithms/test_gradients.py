@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from zo_helpers import SMALL_GRID
 
+import zobench
 from zobench.api import TransitionTables
 from zobench.sim.evaluate import exact_value
 from zobench.sim.gradients import exact_gradient, value_and_gradient
@@ -33,7 +35,7 @@ def random_tables(rng: np.random.Generator, n: int, S: int, A: int) -> Transitio
 
 
 def test_gridworld_gradient_matches_finite_differences(make_problem):
-    env = make_problem().env
+    env = zobench.make("environment", "gridworld", **SMALL_GRID)
     tables = env.tables()
     theta = np.random.default_rng(3).normal(size=(1, env.n_states, env.n_actions))
     value, grad = value_and_gradient(tables, theta, env.horizon, env.gamma)

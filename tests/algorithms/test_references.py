@@ -15,14 +15,14 @@ from zobench_plugins.algorithms import references
 def reward_problem(seed: int = 0):
     env = zobench.make("environment", "gridworld", **SMALL_GRID)
     preference = zobench.make("preference-model", "bradley-terry")
-    return build_problem(env, preference, seed=seed, uses_rewards=True)
+    return build_problem(env, preference, seed=seed, consumes=references.OraclePG.consumes)
 
 
 def test_reinforce_estimates_the_exact_gradient():
     """200 000 episodes on the small grid: cosine > 0.99 and length within 5 % (measured 0.9999, 0.996)."""
     problem = reward_problem()
     theta = np.random.default_rng(12345).normal(scale=0.5, size=problem.theta_shape)
-    env = problem.env
+    env = zobench.make("environment", "gridworld", **SMALL_GRID)
     exact = exact_gradient(env.tables(), theta, env.horizon, env.gamma)
     estimate = references.reinforce_gradient(problem, theta, 200_000)
     assert cosine(estimate, exact) > 0.99
@@ -37,7 +37,9 @@ def test_exact_oracle_uses_the_model_and_says_so():
     diagnostics = algorithm.step()
     assert diagnostics["exact_model"] == 1.0
     assert problem.ledger.episodes == 0  # no episodes: it read the tables
-    assert problem.ledger.reward_obs == problem.env.tables().rewards.size
+    tables = zobench.make("environment", "gridworld", **SMALL_GRID).tables()
+    assert problem.ledger.reward_obs == tables.rewards.size
+    assert problem.ledger.model_reads == 1
     assert "model" in references.OraclePG.summary
     assert references.OraclePG.uses_rewards is True
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from zo_helpers import cosine
+from zo_helpers import SMALL_GRID, cosine
 
+import zobench
 from zobench.bench.runner import run
 from zobench.bench.spec import RunSpec
 from zobench.config import validate
@@ -34,7 +35,7 @@ def test_estimate_tracks_exact_gradient(preference, make_problem, theta_and_grad
     theta, grad = theta_and_gradient(problem)
     config = zpg.Config(**ESTIMATE)
     directions = basis(theta.shape, np.random.default_rng(1))
-    env = problem.env
+    env = zobench.make("environment", "gridworld", **SMALL_GRID)
     tables = env.tables()
     J = exact_value(tables, theta, env.horizon, env.gamma)
     d, mu = theta.size, config.mu

@@ -8,8 +8,11 @@ from zo_helpers import cosine
 
 from zobench.config import validate
 from zobench.errors import ConfigError
-from zobench.sim.rollout import Trajectories
+from zobench.sim.ledger import Ledger
+from zobench.sim.network import Network
+from zobench.sim.panel import Panel
 from zobench_plugins.algorithms import zspo
+from zobench_plugins.preferences.links import BradleyTerry
 
 
 @pytest.mark.parametrize("batch", [1, 4])
@@ -51,11 +54,18 @@ def test_batches_are_charged_and_compared_by_their_mean(make_problem):
     zspo.ZSPO(config, problem).step()
     assert problem.ledger.episodes == 2 * 5 * 3
     assert problem.ledger.queries == 5
-    rewards = np.arange(6 * 2 * 1, dtype=float).reshape(6, 2, 1)
-    traj = Trajectories(np.zeros((6, 3, 1), int), np.zeros((6, 2, 1), int), rewards)
-    view = zspo.batch_view(traj, 3)
-    assert view.batch == 2
-    np.testing.assert_allclose(view.hidden_rewards, rewards.reshape(2, 3, 2, 1).mean(axis=1))
+    # the panel's batch oracle votes on the batches' mean returns, exactly as on mean rewards
+    rewards0, rewards1 = np.random.default_rng(0).random((2, 6, 2, 1))
+    panels = [Panel(BradleyTerry(), np.random.default_rng(5), Ledger(), Network.empty(1), 1.0)]
+    panels.append(Panel(BradleyTerry(), np.random.default_rng(5), Ledger(), Network.empty(1), 1.0))
+    by_batch = panels[0].compare_batch_means(rewards0, rewards1, 3, 7)
+    by_mean = panels[1].compare(
+        rewards0.reshape(2, 3, 2, 1).mean(axis=1), rewards1.reshape(2, 3, 2, 1).mean(axis=1), 7
+    )
+    np.testing.assert_array_equal(by_batch, by_mean)
+    assert panels[0].ledger.queries == 2 * 7
+    with pytest.raises(ValueError, match="split"):
+        panels[0].compare_batch_means(rewards0, rewards1, 4, 7)
 
 
 def test_ties_are_broken_by_a_coin(make_problem, monkeypatch):

@@ -89,9 +89,16 @@ def bandit_problem(seed: int, preference: Any, **env: Any) -> Problem:
     return build_problem(Bandit(**env), preference, seed=seed)
 
 
-def line_problem(seed: int, preference: Any, n_agents: int = 4, **env: Any) -> Problem:
-    """A reward-reading problem on :class:`LineWalk` with agents on a chain."""
+def line_problem(
+    seed: int, preference: Any, n_agents: int = 4, consumes: Any = None, **env: Any
+) -> Problem:
+    """A problem on :class:`LineWalk` with agents on a chain; by default it reads votes and
+    rewards (``consumes`` narrows it, as the runner does for a preference-only algorithm)."""
     network = Network.from_edges(n_agents, [(i, i + 1) for i in range(n_agents - 1)])
     return build_problem(
-        LineWalk(n_agents, **env), preference, network=network, seed=seed, uses_rewards=True
+        LineWalk(n_agents, **env),
+        preference,
+        network=network,
+        seed=seed,
+        consumes=consumes or {"preferences", "rewards"},
     )

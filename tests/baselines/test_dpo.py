@@ -22,8 +22,9 @@ def _random_data(problem, rng, batch=40, soft=True):
     """Pairs of a random policy, random targets, scored under a random reference."""
     shape = problem.theta_shape
     behaviour = rng.normal(size=shape)
-    first = rollout(problem.env, behaviour, batch=batch, rng=rng)
-    second = rollout(problem.env, behaviour, batch=batch, rng=rng)
+    env = problem._simulation.env  # the test reaches the core behind the facade
+    first = rollout(env, behaviour, batch=batch, rng=rng)
+    second = rollout(env, behaviour, batch=batch, rng=rng)
     targets = rng.random(batch) if soft else (rng.random(batch) < 0.5).astype(float)
     return _optim.PreferenceData.build(first, second, targets, rng.normal(size=shape))
 
@@ -93,7 +94,7 @@ def test_offline_dpo_converges_to_the_preferred_actions(label, bradley_terry):
     algorithm = dpo.DPO(dpo.Config(pairs=2000, label=label), problem)
     for _ in range(150):
         algorithm.step()
-    assert _preferred_probability(algorithm.theta, problem.env).min() > 0.9
+    assert _preferred_probability(algorithm.theta, problem._simulation.env).min() > 0.9
 
 
 @pytest.mark.parametrize(
@@ -112,7 +113,7 @@ def test_online_dpo_converges_to_the_preferred_actions(params, bradley_terry):
     algorithm = online_dpo.OnlineDPO(online_dpo.Config(pairs=50, **params), problem)
     for _ in range(150):
         algorithm.step()
-    assert _preferred_probability(algorithm.theta, problem.env).min() > 0.9
+    assert _preferred_probability(algorithm.theta, problem._simulation.env).min() > 0.9
 
 
 def test_offline_dpo_asks_once_and_never_reads_rewards(bradley_terry):

@@ -52,9 +52,10 @@ def test_learned_reward_orders_held_out_trajectories_like_the_true_reward():
     drifting = np.zeros(problem.theta_shape)
     drifting[..., [1, 3]] = 1.0  # down, right
     held_out = [
-        rollout(problem.env, theta, batch=300, rng=rng) for theta in (0 * drifting, drifting)
+        rollout(problem._simulation.env, theta, batch=300, rng=rng)  # the core behind the facade
+        for theta in (0 * drifting, drifting)
     ]
-    truth = np.concatenate([problem.panel.returns(t) for t in held_out])
+    truth = np.concatenate([problem._simulation.panel.returns(t.rewards) for t in held_out])
     learned = np.concatenate([algorithm._features(t) @ algorithm.phi for t in held_out])
     assert np.ptp(truth) > 5  # the held-out set spans a wide range of returns
     assert kendall_tau_untied(truth, learned) > 0.8
@@ -82,7 +83,7 @@ def test_ppo_on_the_true_reward_solves_the_gridworld():
     episodes on the default gridworld for seeds 0 and 1 (measured 0.987 both)."""
     for seed in (0, 1):
         problem = _gridworld_problem(seed, uses_rewards=True)
-        env = problem.env
+        env = problem._simulation.env  # the core behind the facade, for the tables
         ppo = ppo_rm.PPO(problem.initial_theta(), env.horizon, ppo_rm.Config())
         for _ in range(60):
             ppo_rm.ppo_iteration(problem, ppo, problem.rewards)
@@ -118,8 +119,12 @@ def test_ledger_counts_the_reward_model_votes_and_refreshes():
 def test_per_agent_reward_model_has_one_table_per_agent():
     from baseline_envs import line_problem
 
-    problem = line_problem(0, zobench.make("preference-model", "bradley-terry"), n_agents=3)
-    problem.uses_rewards = False  # as PPO-RM is built by the runner
+    problem = line_problem(
+        0,
+        zobench.make("preference-model", "bradley-terry"),
+        n_agents=3,
+        consumes=ppo_rm.PPORM.consumes,
+    )
     algorithm = ppo_rm.PPORM(ppo_rm.Config(pairs=200, reward_model="per-agent"), problem)
     algorithm.step()
     assert algorithm.phi.shape == (3 * problem.env.n_states * problem.env.n_actions,)

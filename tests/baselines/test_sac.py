@@ -31,7 +31,8 @@ def test_critic_tables_are_grouped_by_neighbourhood_size_and_encoded_in_mixed_ra
     codes = np.random.default_rng(0).integers(0, local, size=(5, 3, 4))
     neighbourhoods = {0: [0, 1], 1: [0, 1, 2], 2: [1, 2, 3], 3: [2, 3]}
     for group in groups:
-        index = group.index(codes)
+        _, gathered = problem.network.neighbourhood(1)
+        index = group.index(codes[..., gathered])  # codes as the κ-hop gather delivers them
         for slot, agent in enumerate(group.agents):
             members = neighbourhoods[int(agent)]
             z = sum(codes[..., j] * local**m for m, j in enumerate(members))

@@ -61,7 +61,7 @@ def test_rollout_throughput(benchmark, batch):
     # deterministic): the comparison is between two samplers of the same process
     exact = exact_value(env.tables(), theta, env.horizon, env.gamma)
     _, _, ref_rewards = reference_rollout(env, theta, 400, np.random.default_rng(2))
-    fast_rewards = rollout(env, theta, batch=4000, rng=np.random.default_rng(4)).hidden_rewards
+    fast_rewards = rollout(env, theta, batch=4000, rng=np.random.default_rng(4)).rewards
     for rewards in (ref_rewards, fast_rewards):
         returns = rewards.sum(axis=(1, 2))
         assert abs(returns.mean() - exact) < 5 * returns.std() / np.sqrt(len(returns))

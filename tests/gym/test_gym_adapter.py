@@ -345,6 +345,19 @@ def test_a_table_less_environment_estimates_its_reward_span_or_takes_the_users()
     assert estimated.reward_span == 2.0
     declared = zobench.make("environment", "gym:Blackjack-v1", reward_span=2.5)
     assert declared.reward_span == 2.5
+    assert declared.reward_span_source == "setting"
+    assert estimated.reward_span_source == "probe: 256 episodes"
+    # the probe belongs to building the environment: recorded with the run, charged to no one
+    frame = zobench.run_one(
+        algorithm="zpg",
+        algorithm_params={"pairs": 2, "evaluators": 1},
+        environment="gym:Blackjack-v1",
+        iterations=1,
+        eval_episodes=8,
+    )
+    assert frame["reward_span"].unique().to_list() == [2.0]
+    assert frame["reward_span_source"].unique().to_list() == ["probe: 256 episodes"]
+    assert frame["episodes"].to_list() == [0, 2 * 2]
 
 
 def test_the_gymnasium_version_is_part_of_the_run_id(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -45,10 +45,11 @@ def test_truncated_returns_equal_the_full_return_at_full_reach(connected_env, na
     theta = np.random.default_rng(3).normal(size=problem.theta_shape)
     traj = rollout(env, theta, batch=16, rng=np.random.default_rng(4))
     diameter = env.network.diameter()
-    full = problem.panel.returns(traj)  # (1/n) Σ_i Σ_{t<H} γ^t r_i: the objective's return
-    truncated = problem.panel.returns(traj, kappa=diameter, horizon=env.horizon)
+    panel = problem._simulation.panel  # the core's panel, behind the facade
+    full = panel.returns(traj.rewards)  # (1/n) Σ_i Σ_{t<H} γ^t r_i: the objective's return
+    truncated = panel.returns(traj.rewards, kappa=diameter, horizon=env.horizon)
     np.testing.assert_allclose(truncated, np.repeat(full[:, None], env.n_agents, 1))
-    short = problem.panel.returns(traj, kappa=diameter - 1, horizon=env.horizon - 1)
+    short = panel.returns(traj.rewards, kappa=diameter - 1, horizon=env.horizon - 1)
     assert not np.allclose(short, truncated)
 
 
@@ -57,7 +58,8 @@ def test_the_full_return_is_the_objective(connected_env):
     env = connected_env("net-gridworld", n_agents=2, size=3, horizon=6, sigma_max=0.5)
     problem = make_problem(env)
     theta = np.random.default_rng(0).normal(size=problem.theta_shape)
-    returns = problem.panel.returns(rollout(env, theta, batch=20_000, rng=np.random.default_rng(1)))
+    episodes = rollout(env, theta, batch=20_000, rng=np.random.default_rng(1))
+    returns = problem._simulation.panel.returns(episodes.rewards)  # the core's panel
     exact = exact_value(env.tables(), theta, env.horizon, env.gamma)
     assert abs(returns.mean() - exact) < 5 * returns.std() / np.sqrt(len(returns))
 

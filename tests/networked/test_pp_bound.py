@@ -22,7 +22,7 @@ def episode_returns(env, theta: np.ndarray, seed: int) -> np.ndarray:
     network = zobench.make("topology", "chain").build(env.n_agents, np.random.default_rng(0))
     env.connect(network)
     traj = zobench.sim.rollout(env, theta, batch=256, rng=np.random.default_rng(seed))
-    rewards = traj.hidden_rewards.mean(axis=-1)  # (B, H)
+    rewards = traj.rewards.mean(axis=-1)  # (B, H): the kernel's episodes carry them
     return rewards @ env.gamma ** np.arange(env.horizon)
 
 

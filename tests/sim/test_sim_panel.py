@@ -8,16 +8,13 @@ import pytest
 from zobench.sim.ledger import Ledger
 from zobench.sim.network import Network
 from zobench.sim.panel import Panel, estimate_difference, trim_bounds
-from zobench.sim.rollout import Trajectories, rollout
+from zobench.sim.rollout import rollout
 from zobench_plugins.preferences.links import BradleyTerry, Cauchy, Linear, Weibull
 
 
-def _traj(rewards: np.ndarray) -> Trajectories:
-    """Trajectories carrying the given rewards ``(B, H, n)`` (states and actions are dummies)."""
-    B, H, n = rewards.shape
-    return Trajectories(
-        np.zeros((B, H + 1, n), dtype=np.int64), np.zeros((B, H, n), dtype=np.int64), rewards
-    )
+def _traj(rewards: np.ndarray) -> np.ndarray:
+    """What the core panel works on: a batch's rewards ``(B, H, n)`` (it never sees states)."""
+    return rewards
 
 
 def _panel(preference=None, *, n=1, network=None, gamma=1.0, seed=0) -> Panel:
@@ -172,7 +169,7 @@ def test_compare_on_real_rollouts_prefers_the_better_policy(gridworld):
         rollout(gridworld, bad, batch=200, rng=rng),
         rollout(gridworld, good, batch=200, rng=rng),
     )
-    p_hat = _panel(Cauchy()).compare(t_bad, t_good, 10)
+    p_hat = _panel(Cauchy()).compare(t_bad.rewards, t_good.rewards, 10)
     assert p_hat.mean() > 0.7
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -23,7 +23,8 @@ from zobench.config import validate
 from zobench.errors import ConfigError, ZobenchError
 from zobench.plugins import get_host
 from zobench.sim import evaluate
-from zobench.sim.problem import build_problem
+from zobench.sim.ledger import COUNTERS
+from zobench.sim.problem import build_simulation
 
 COLUMNS: dict[str, pl.DataType] = {
     "iteration": pl.Int64(),
@@ -32,6 +33,8 @@ COLUMNS: dict[str, pl.DataType] = {
     "queries": pl.Int64(),
     "reward_obs": pl.Int64(),
     "messages": pl.Int64(),
+    "values_moved": pl.Int64(),
+    "model_reads": pl.Int64(),
     "wall_s": pl.Float64(),
     "score": pl.Float64(),
     "score_normalized": pl.Float64(),
@@ -42,12 +45,18 @@ REFERENCE_COLUMNS: dict[str, pl.DataType] = {
     "ref_uniform": pl.Float64(),
     "ref_optimal": pl.Float64(),
     "ref_optimal_exact": pl.Boolean(),
+    "reward_span": pl.Float64(),
+    "reward_span_source": pl.String(),
 }
 """What ``score_normalized`` was normalized by: the uniform policy's J, the optimal J (null when
 unknown) and whether that optimum is exact (dynamic programming) or the Monte Carlo value of the
-environment's reference policy, an approximation a learner can exceed. Constant within a run."""
+environment's reference policy, an approximation a learner can exceed. Then the environment's
+per-step reward span, which bounds preference-only learners' return differences, and where it
+came from (``Environment.reward_span_source``: declared, the user's setting, or a build-time
+probe charged to no algorithm). Constant within a run."""
 
-_LEDGER_COLUMNS = ("episodes", "env_steps", "queries", "reward_obs", "messages")
+_LEDGER_COLUMNS = COUNTERS[1:]
+"""The ledger's counters recorded in every row (``iterations`` is the ``iteration`` column)."""
 
 PROGRESS_EVERY = 10
 """Iterations between two calls of the progress callback."""
@@ -113,17 +122,20 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
     network = topo_cls(topo_config).build(
         env.n_agents, np.random.default_rng(_stream_seed(spec.seed, _NETWORK_STREAM))
     )
-    problem = build_problem(  # connects env to the network
+    simulation = build_simulation(  # connects env to the network
         env,
         pref_cls(pref_config),
         network=network,
         seed=spec.seed,
-        uses_rewards=algo_cls.uses_rewards,
+        consumes=cast("type[api.Algorithm]", algo_cls).consumes,
+        algorithm=cast("type[api.Algorithm]", algo_cls).name,
     )
     tables = env.tables()
     eval_seed = evaluation_seed(spec.seed)
     refs = evaluate.references(env, episodes=spec.eval_episodes, seed=eval_seed, tables=tables)
-    algorithm: api.Algorithm = algo_cls(algo_config, problem)
+    # the algorithm sees only the problem's facade; the ledger recorded below is the core's own
+    algorithm: api.Algorithm = algo_cls(algo_config, simulation.problem)
+    ledger = simulation.ledger
 
     rows: list[dict[str, Any]] = []
     diagnostics: Mapping[str, float] = {}
@@ -136,7 +148,7 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
         ).value
         if not math.isfinite(value):
             raise RunFailed(f"the score became NaN or infinite at iteration {iteration}")
-        counters = problem.ledger.snapshot()
+        counters = ledger.snapshot()
         row: dict[str, Any] = {
             "iteration": iteration,
             **{key: counters[key] for key in _LEDGER_COLUMNS},
@@ -146,6 +158,8 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
             "ref_uniform": refs.uniform,
             "ref_optimal": refs.optimal,
             "ref_optimal_exact": refs.optimal_exact if refs.optimal is not None else None,
+            "reward_span": float(env.reward_span),
+            "reward_span_source": str(env.reward_span_source),
         }
         for key, diag in diagnostics.items():
             if key not in diag_keys:
@@ -157,7 +171,7 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
     total = spec.iterations
     for iteration in range(1, total + 1):
         diagnostics = algorithm.step()
-        problem.ledger.iterations += 1
+        ledger.charge(iterations=1)
         if iteration % spec.eval_every == 0 or iteration == total:
             record(iteration)
         else:

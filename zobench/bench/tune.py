@@ -205,7 +205,7 @@ def _component_text(component: ComponentSpec) -> str:
 
 def reads_rewards(algorithm_cls: type) -> bool:
     """True when the algorithm declares it reads rewards (its budget axis is episodes)."""
-    return bool(getattr(algorithm_cls, "uses_rewards", False))
+    return "rewards" in {str(c) for c in getattr(algorithm_cls, "consumes", ())}
 
 
 def studies(suite: Suite, host: PluginHost | None = None) -> list[Study]:

@@ -227,6 +227,8 @@ def info_command(name: str, kind: str | None, as_json: bool, as_toml: bool) -> N
             record["toml"] = reg.obj.toml
         else:
             record["doc"] = doc
+            if reg.kind == "algorithm":
+                record["consumes"] = sorted(str(c) for c in getattr(reg.obj, "consumes", ()))
             record["settings"] = _fields_json(fields)
         click.echo(json.dumps(record, indent=2))
         return
@@ -248,8 +250,13 @@ def info_command(name: str, kind: str | None, as_json: bool, as_toml: bool) -> N
     if doc:
         console.print()
         console.print(escape(doc), highlight=False)
-    if getattr(reg.obj, "uses_rewards", False):
-        console.print("\n[yellow]uses rewards[/yellow]: this algorithm reads true rewards.")
+    if reg.kind == "algorithm":
+        consumes = sorted(str(c) for c in getattr(reg.obj, "consumes", ()))
+        console.print(f"\nconsumes: {', '.join(consumes) or 'nothing'}")
+        if "rewards" in consumes:
+            console.print("[yellow]uses rewards[/yellow]: this algorithm reads true rewards.")
+        if "model" in consumes:
+            console.print("[yellow]uses the model[/yellow]: it reads the environment's tables.")
     if not fields:
         console.print("\nno settings")
         return

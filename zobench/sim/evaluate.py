@@ -1,6 +1,6 @@
 """The true objective J(θ) = E[Σ_{t<H} γ^t (1/n) Σ_i r_i(t)], exactly or by Monte Carlo.
 
-Exact evaluation needs the environment's :class:`~zobench.api.TransitionTables`. Joint states and
+Exact evaluation needs the environment's :class:`~zobench.TransitionTables`. Joint states and
 actions are mixed-radix numbers with agent 0 least significant: ``s = Σ_i s_i S^i`` and
 ``a = Σ_i a_i A^i``. Monte Carlo evaluation uses a fixed seed so that every algorithm is scored
 on the same episodes (common random numbers across algorithms and iterations).
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zobench import api
 from zobench.sim import policy
 from zobench.sim.rollout import rollout
+from zobench.sim.types import EnvironmentLike, TransitionTables
 
 MC_CHUNK_VALUES = 1 << 22
 """Rewards held in memory at once by Monte Carlo evaluation (chunks of episodes)."""
@@ -32,7 +32,7 @@ def joint_policy(theta: np.ndarray) -> np.ndarray:
     return joint
 
 
-def _policy_model(tables: api.TransitionTables, theta: np.ndarray) -> tuple[np.ndarray, ...]:
+def _policy_model(tables: TransitionTables, theta: np.ndarray) -> tuple[np.ndarray, ...]:
     pi = joint_policy(theta)
     if pi.shape != tables.rewards.shape:
         raise ValueError(
@@ -43,9 +43,7 @@ def _policy_model(tables: api.TransitionTables, theta: np.ndarray) -> tuple[np.n
     return P_pi, r_pi
 
 
-def exact_value(
-    tables: api.TransitionTables, theta: np.ndarray, horizon: int, gamma: float
-) -> float:
+def exact_value(tables: TransitionTables, theta: np.ndarray, horizon: int, gamma: float) -> float:
     """J(θ) over ``horizon`` steps by backward induction on the joint tables."""
     P_pi, r_pi = _policy_model(tables, theta)
     V = np.zeros(len(r_pi))
@@ -54,7 +52,7 @@ def exact_value(
     return float(tables.initial @ V)
 
 
-def discounted_value(tables: api.TransitionTables, theta: np.ndarray, gamma: float) -> float:
+def discounted_value(tables: TransitionTables, theta: np.ndarray, gamma: float) -> float:
     """Infinite-horizon J(θ) = ρᵀ (I − γ P_π)⁻¹ r_π by one linear solve (needs γ < 1)."""
     if not 0.0 <= gamma < 1.0:
         raise ValueError(f"the infinite-horizon value needs gamma < 1, got {gamma}")
@@ -63,7 +61,7 @@ def discounted_value(tables: api.TransitionTables, theta: np.ndarray, gamma: flo
     return float(tables.initial @ V)
 
 
-def optimal_value(tables: api.TransitionTables, horizon: int, gamma: float) -> float:
+def optimal_value(tables: TransitionTables, horizon: int, gamma: float) -> float:
     """The best J over all (time-dependent, deterministic) joint policies, by dynamic programming.
 
     It bounds every stationary softmax policy's value from above.
@@ -75,7 +73,7 @@ def optimal_value(tables: api.TransitionTables, horizon: int, gamma: float) -> f
 
 
 def monte_carlo_value(
-    env: api.Environment, theta: np.ndarray, *, episodes: int, seed: int
+    env: EnvironmentLike, theta: np.ndarray, *, episodes: int, seed: int
 ) -> tuple[float, float]:
     """Monte Carlo estimate of J(θ) and its standard error, from ``episodes`` seeded episodes.
 
@@ -89,12 +87,12 @@ def monte_carlo_value(
     returns = []
     for start in range(0, episodes, chunk):  # chunks of many episodes, to bound memory
         traj = rollout(env, theta, batch=min(chunk, episodes - start), rng=rng)
-        returns.append(np.einsum("bhn,h->b", traj.hidden_rewards, weights) / env.n_agents)
+        returns.append(np.einsum("bhn,h->b", traj.rewards, weights) / env.n_agents)
     values = np.concatenate(returns)
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
 
 
-def _uniform_theta(env: api.Environment) -> np.ndarray:
+def _uniform_theta(env: EnvironmentLike) -> np.ndarray:
     return np.zeros((env.n_agents, env.n_states, env.n_actions))
 
 
@@ -108,10 +106,10 @@ class Evaluation:
 
 
 def evaluate(
-    env: api.Environment,
+    env: EnvironmentLike,
     theta: np.ndarray,
     *,
-    tables: api.TransitionTables | None,
+    tables: TransitionTables | None,
     episodes: int,
     seed: int,
 ) -> Evaluation:
@@ -123,9 +121,9 @@ def evaluate(
 
 
 def uniform_value(
-    env: api.Environment,
+    env: EnvironmentLike,
     *,
-    tables: api.TransitionTables | None = None,
+    tables: TransitionTables | None = None,
     episodes: int = 1000,
     seed: int = 0,
 ) -> float:
@@ -152,11 +150,11 @@ class References:
 
 
 def references(
-    env: api.Environment,
+    env: EnvironmentLike,
     *,
     episodes: int,
     seed: int,
-    tables: api.TransitionTables | None = None,
+    tables: TransitionTables | None = None,
 ) -> References:
     """Uniform and optimal references of ``env`` (tables are fetched when not given)."""
     tables = env.tables() if tables is None else tables

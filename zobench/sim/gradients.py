@@ -1,6 +1,6 @@
 """Exact policy gradients of tabular softmax policies from transition tables.
 
-For an environment that offers :class:`~zobench.api.TransitionTables`, the objective of a
+For an environment that offers :class:`~zobench.sim.types.TransitionTables`, the objective of a
 time-invariant softmax policy π_θ over a finite horizon H with discount γ is
 
     J(θ) = E_{s_0 ~ ρ}[ Σ_{t<H} γ^t R(s_t, a_t) ],
@@ -14,7 +14,7 @@ t (backward pass). For softmax, ∇_{θ[s,·]} log π(a|s) = e_a − π(·|s), s
 weighted sum over (s, a) and needs no Python loop over time beyond the H matrix products.
 
 Joint tables of several agents are supported: joint states and actions are mixed-radix indices
-(agent 0 least significant, as in :class:`~zobench.api.TransitionTables`), the joint policy is the
+(agent 0 least significant, as in :class:`~zobench.sim.types.TransitionTables`), the joint policy is the
 product of the agents' local policies, and agent i's gradient collects the joint weights whose
 i-th local state and action match. This is exact but costs O(H · S_joint² · A_joint), so it is meant
 for the small tables used by exact evaluation and by tests.
@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from zobench.api import TransitionTables
 from zobench.sim.evaluate import joint_policy
 from zobench.sim.policy import probabilities
+from zobench.sim.types import TransitionTables
 
 
 def _check(tables: TransitionTables, theta: np.ndarray) -> None:

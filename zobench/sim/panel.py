@@ -8,6 +8,10 @@ Two scopes (spec §1, DZOPG §5.2):
 
 The M votes on a pair are one binomial draw. B-Pref's simulated-teacher irrationalities come
 from the preference model's config (:class:`zobench.api.PreferenceConfig`).
+
+This is the core's panel: it works on reward arrays, which only the core holds. Algorithms reach
+it through the problem's preference channel (:class:`zobench.sim.problem.PanelChannel`), which
+looks a batch's rewards up on their behalf and hands back votes only.
 """
 
 from __future__ import annotations
@@ -16,10 +20,9 @@ from typing import Literal
 
 import numpy as np
 
-from zobench import api
 from zobench.sim.ledger import Ledger
 from zobench.sim.network import Network
-from zobench.sim.rollout import Trajectories
+from zobench.sim.types import LinkLike
 
 
 class Panel:
@@ -27,7 +30,7 @@ class Panel:
 
     def __init__(
         self,
-        preference: api.PreferenceModel,
+        preference: LinkLike,
         rng: np.random.Generator,
         ledger: Ledger,
         network: Network,
@@ -46,20 +49,21 @@ class Panel:
         return self.gamma**t * myopia ** (horizon - 1 - t)
 
     def returns(
-        self, traj: Trajectories, *, horizon: int | None = None, kappa: int | None = None
+        self, rewards: np.ndarray, *, horizon: int | None = None, kappa: int | None = None
     ) -> np.ndarray:
-        """Hidden returns as the teachers see them (myopia included).
+        """Hidden returns of a batch's rewards ``(B, H, n)`` as the teachers see them (myopia in).
 
         ``kappa=None``: global returns ``(B,)`` = Σ_{t<H} w_t (1/n) Σ_i r_i(t).
         ``kappa=k``: per-agent κ-hop returns ``(B, n)`` = (1/n) Σ_{j∈N_i^k} Σ_{t<H} w_t r_j(t).
         ``horizon`` truncates to the first H steps (default: the whole trajectory).
         """
-        H = traj.horizon if horizon is None else int(horizon)
-        if not 0 < H <= traj.horizon:
-            raise ValueError(f"horizon must lie in [1, {traj.horizon}], got {H}")
-        n = traj.hidden_rewards.shape[2]
+        full = rewards.shape[1]
+        H = full if horizon is None else int(horizon)
+        if not 0 < H <= full:
+            raise ValueError(f"horizon must lie in [1, {full}], got {H}")
+        n = rewards.shape[2]
         # per-agent weighted sums, already divided by n (eq. 7's normalisation)
-        local = np.einsum("bhn,h->bn", traj.hidden_rewards[:, :H], self.step_weights(H)) / n
+        local = np.einsum("bhn,h->bn", rewards[:, :H], self.step_weights(H)) / n
         if kappa is None:
             return local.sum(axis=1)
         indptr, indices = self.network.neighbourhood(kappa)
@@ -83,26 +87,60 @@ class Panel:
 
     def compare(
         self,
-        traj0: Trajectories,
-        traj1: Trajectories,
+        rewards0: np.ndarray,
+        rewards1: np.ndarray,
         evaluators: int,
         *,
         horizon: int | None = None,
         kappa: int | None = None,
     ) -> np.ndarray:
-        """Fraction p̂ of ``evaluators`` (M) preferring ``traj1`` over ``traj0``, pair by pair.
+        """Fraction p̂ of ``evaluators`` (M) preferring the second batch's episodes, pair by pair.
 
-        Returns ``(B,)`` for the global scope or ``(B, n)`` per agent (``kappa`` given). Charges
-        the ledger M votes per pair (per agent in the per-agent scope). With ``equal`` set, pairs
-        whose returns differ by less than it are declared ties: every evaluator votes 1/2.
+        ``rewards0`` and ``rewards1`` are the two batches' rewards ``(B, H, n)``; episode b of
+        each forms pair b. Returns ``(B,)`` for the global scope or ``(B, n)`` per agent
+        (``kappa`` given). Charges the ledger M votes per pair (per agent in the per-agent
+        scope). With ``equal`` set, pairs whose returns differ by less than it are declared
+        ties: every evaluator votes 1/2.
+
+        Per-agent votes need each agent's κ-hop neighbours' trajectories (DZOPG Algorithm 1,
+        line 5), so they also charge that gather: per pair, agent i receives one message from
+        every other member of N_i^κ, carrying the member's state and action sequences of both
+        episodes of the pair over the H steps (2 · 2H numbers).
         """
-        if traj0.batch != traj1.batch:
-            raise ValueError(f"batches differ: {traj0.batch} vs {traj1.batch}")
+        if rewards0.shape[0] != rewards1.shape[0]:
+            raise ValueError(f"batches differ: {rewards0.shape[0]} vs {rewards1.shape[0]}")
         M = int(evaluators)
         if M < 1:
             raise ValueError("evaluators must be >= 1")
-        r0 = self.returns(traj0, horizon=horizon, kappa=kappa)
-        r1 = self.returns(traj1, horizon=horizon, kappa=kappa)
+        r0 = self.returns(rewards0, horizon=horizon, kappa=kappa)
+        r1 = self.returns(rewards1, horizon=horizon, kappa=kappa)
+        p_hat = self._vote(r0, r1, M)
+        if kappa is not None:
+            H = rewards0.shape[1] if horizon is None else int(horizon)
+            messages = rewards0.shape[0] * self.network.message_count(kappa)
+            self.ledger.charge(messages=messages, values_moved=messages * 2 * (2 * H))
+        return p_hat
+
+    def compare_batch_means(
+        self, rewards0: np.ndarray, rewards1: np.ndarray, batch: int, evaluators: int
+    ) -> np.ndarray:
+        """Votes on N comparisons of batches of D = ``batch`` episodes, by their mean return.
+
+        Episodes ``n·D .. n·D + D − 1`` of each side form comparison n (ZSPO's oracle, spec §8):
+        p̂_n is the fraction of ``evaluators`` preferring the second side's batch, whose mean
+        return decides through the link. Returns ``(N,)`` and charges M votes per comparison.
+        """
+        B = rewards0.shape[0]
+        D = int(batch)
+        if D < 1 or B % D or rewards1.shape[0] != B:
+            raise ValueError(f"cannot split batches of {B} and {rewards1.shape[0]} into {D}s")
+        if D > 1:  # returns are linear in rewards: the mean return is the return of the mean
+            rewards0 = rewards0.reshape(B // D, D, *rewards0.shape[1:]).mean(axis=1)
+            rewards1 = rewards1.reshape(B // D, D, *rewards1.shape[1:]).mean(axis=1)
+        return self.compare(rewards0, rewards1, evaluators)
+
+    def _vote(self, r0: np.ndarray, r1: np.ndarray, M: int) -> np.ndarray:
+        """The M evaluators' votes on returns ``r0`` vs ``r1`` (one binomial draw per pair)."""
         p = self.probabilities(r0, r1)
         p_hat = self.rng.binomial(M, p) / M
         cfg = self.preference.config
@@ -113,7 +151,7 @@ class Panel:
 
 
 def trim_bounds(
-    preference: api.PreferenceModel,
+    preference: LinkLike,
     *,
     variant: Literal["bound", "constant"],
     bound: float = 0.0,
@@ -139,7 +177,7 @@ def trim_bounds(
 
 
 def estimate_difference(
-    preference: api.PreferenceModel,
+    preference: LinkLike,
     p_hat: np.ndarray,
     lo: float,
     hi: float,

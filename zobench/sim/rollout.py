@@ -11,32 +11,19 @@ the sampling itself.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from zobench import api
+from zobench.errors import RewardAccessError
 from zobench.sim import policy
+from zobench.sim.types import EnvironmentLike
 
 
-@dataclass(frozen=True)
-class Trajectories:
-    """A batch of episodes of the joint policy.
+class _Batch:
+    """Sizes of a batch read off its ``actions`` array ``(B, H, ...)``."""
 
-    ``hidden_rewards`` is named so because preference-only algorithms must not read it: only the
-    panel (to simulate its evaluators) and :meth:`Problem.rewards` (for reward-based algorithms)
-    do.
-    """
-
-    states: np.ndarray
-    """Local states ``(B, H + 1, n)`` int: ``states[:, t]`` is the state before step t.
-
-    The arrays of a rollout are batch-first views of time-major buffers (not C-contiguous);
-    reshape copies when it must, and ``np.ascontiguousarray`` gives a compact copy."""
     actions: np.ndarray
-    """Local actions ``(B, H, n)`` int."""
-    hidden_rewards: np.ndarray
-    """Local rewards ``(B, H, n)`` float: ``r_i(t)`` received for step t."""
 
     @property
     def batch(self) -> int:
@@ -49,8 +36,60 @@ class Trajectories:
         return self.actions.shape[1]
 
 
+@dataclass(frozen=True, eq=False)
+class Trajectories(_Batch):
+    """A batch of episodes of the joint policy, as an algorithm sees it: states and actions.
+
+    Trajectories carry no rewards. The problem keeps each batch's rewards in a side table keyed
+    by the batch itself, where only the panel (to simulate its evaluators) and the declared
+    reward channel (:meth:`zobench.sim.problem.Problem.rewards`) reach them; so a batch an
+    algorithm assembles itself has no rewards, and the panel refuses it. Equality is identity.
+    """
+
+    states: np.ndarray
+    """Local states ``(B, H + 1, n)`` int: ``states[:, t]`` is the state before step t.
+
+    The arrays of a rollout are batch-first views of time-major buffers (not C-contiguous);
+    reshape copies when it must, and ``np.ascontiguousarray`` gives a compact copy."""
+    actions: np.ndarray
+    """Local actions ``(B, H, n)`` int."""
+    owner: str = field(default="", repr=False)
+    """The algorithm whose problem rolled the batch out (named in error messages)."""
+
+    @property
+    def hidden_rewards(self) -> np.ndarray:
+        """Gone: trajectories carry no rewards (this raises a :class:`ChannelError`)."""
+        raise RewardAccessError(
+            "read trajectory rewards (traj.hidden_rewards): trajectories carry states and "
+            "actions only. Rewards reach an algorithm only through the 'rewards' channel: "
+            "declare consumes = {..., 'rewards'} and call problem.rewards(traj) (charged)",
+            algorithm=self.owner,
+            channel="rewards",
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Episodes(_Batch):
+    """A batch of episodes with their rewards: the kernel's own record of a rollout.
+
+    The kernel's sampling functions return it; the problem splits it into the public
+    :class:`Trajectories` and the rewards it keeps to itself. Evaluation and tests use it whole.
+    """
+
+    states: np.ndarray
+    """Local states ``(B, H + 1, n)`` int (see :attr:`Trajectories.states`)."""
+    actions: np.ndarray
+    """Local actions ``(B, H, n)`` int."""
+    rewards: np.ndarray
+    """Local rewards ``(B, H, n)`` float: ``r_i(t)`` received for step t."""
+
+    def trajectories(self, owner: str = "") -> Trajectories:
+        """The public part: states and actions, no rewards."""
+        return Trajectories(self.states, self.actions, owner)
+
+
 @dataclass(frozen=True)
-class Noise:
+class Noise(_Batch):
     """Pre-drawn uniforms in ``[0, 1)`` that fully determine a batch of episodes given θ.
 
     :meth:`draw` stores the per-step arrays time-major and hands out batch-first views, so that
@@ -79,7 +118,7 @@ class Noise:
     @classmethod
     def for_env(
         cls,
-        env: api.Environment,
+        env: EnvironmentLike,
         rng: np.random.Generator,
         *,
         batch: int,
@@ -94,28 +133,18 @@ class Noise:
             noise_dims=env.noise_dims,
         )
 
-    @property
-    def batch(self) -> int:
-        """Number of episodes B."""
-        return self.actions.shape[0]
-
-    @property
-    def horizon(self) -> int:
-        """Number of steps H."""
-        return self.actions.shape[1]
-
 
 ON_THE_FLY_VALUES = 1 << 16
 """From this many uniforms per rollout on, :func:`rollout` draws its noise step by step."""
 
 
 def _run(
-    env: api.Environment,
+    env: EnvironmentLike,
     theta: np.ndarray,
     reset_noise: np.ndarray,
     horizon: int,
     step_noise: Callable[[int], tuple[np.ndarray, np.ndarray]],
-) -> Trajectories:
+) -> Episodes:
     """The time loop: ``step_noise(t)`` gives step t's (action uniforms, transition noise)."""
     B, n = reset_noise.shape[:2]
     if theta.shape != (n, env.n_states, env.n_actions):
@@ -134,10 +163,10 @@ def _run(
         a = actions[t] = sample(s, uniforms)
         s, rewards[t] = env.step(s, a, noise)
         states[t + 1] = s
-    return Trajectories(states.swapaxes(0, 1), actions.swapaxes(0, 1), rewards.swapaxes(0, 1))
+    return Episodes(states.swapaxes(0, 1), actions.swapaxes(0, 1), rewards.swapaxes(0, 1))
 
 
-def rollout_with_noise(env: api.Environment, theta: np.ndarray, noise: Noise) -> Trajectories:
+def rollout_with_noise(env: EnvironmentLike, theta: np.ndarray, noise: Noise) -> Episodes:
     """Episodes of the policy θ driven by the given noise (deterministic given both)."""
     action_noise = noise.actions.swapaxes(0, 1)  # time-major views of the arrays
     step_noise = noise.step.swapaxes(0, 1)
@@ -145,13 +174,13 @@ def rollout_with_noise(env: api.Environment, theta: np.ndarray, noise: Noise) ->
 
 
 def rollout(
-    env: api.Environment,
+    env: EnvironmentLike,
     theta: np.ndarray,
     *,
     batch: int,
     rng: np.random.Generator,
     horizon: int | None = None,
-) -> Trajectories:
+) -> Episodes:
     """``batch`` episodes of θ on ``env`` (of ``horizon`` steps, default the environment's).
 
     Identical to ``rollout_with_noise(env, theta, Noise.for_env(env, rng, ...))``.
@@ -165,7 +194,7 @@ def rollout(
 
 
 def paired_rollout(
-    env: api.Environment,
+    env: EnvironmentLike,
     theta0: np.ndarray,
     theta1: np.ndarray,
     *,
@@ -173,7 +202,7 @@ def paired_rollout(
     rng: np.random.Generator,
     common_noise: bool = False,
     horizon: int | None = None,
-) -> tuple[Trajectories, Trajectories]:
+) -> tuple[Episodes, Episodes]:
     """Pairs of episodes of θ₀ and θ₁ (episode b of each batch forms pair b).
 
     With ``common_noise`` both batches reuse the same initial-state, environment and action

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import zobench
 from zobench import api
-from zobench.api import param
+from zobench.api import Channel, param
 from zobench.sim.problem import Problem
 from zobench_plugins.algorithms._optim import (
     DPOSettings,
@@ -74,7 +74,7 @@ class DPO(api.Algorithm):
     )
     source = "Rafailov et al. 2023 (DPO), trajectory-level as in arXiv 2409.17401 / 2605.15697"
     Config = Config
-    uses_rewards = False
+    consumes = frozenset({Channel.PREFERENCES})
 
     def __init__(self, config: Config, problem: Problem) -> None:
         super().__init__(config, problem)

@@ -37,7 +37,7 @@ import numpy as np
 
 import zobench
 from zobench import api
-from zobench.api import param
+from zobench.api import Channel, param
 from zobench.sim.problem import Problem
 from zobench.sim.rollout import Trajectories
 from zobench.space import BudgetSplit, LogUniform
@@ -144,15 +144,6 @@ def joint_rollout_pairs(
     )
 
 
-def charge_messages(problem: Problem, config: Config) -> None:
-    """Line 5's communication: per pair, agent i receives one message from every other member
-    of N_i^κ, carrying that agent's two state-action sequences (current and perturbed), 2·H
-    numbers each."""
-    messages = config.pairs * problem.network.message_count(config.kappa)
-    problem.ledger.messages += messages
-    problem.ledger.values_moved += messages * 2 * (2 * truncation_horizon(problem, config))
-
-
 def estimate_gradient(
     problem: Problem, theta: np.ndarray, config: Config, perturbation: np.ndarray | None = None
 ) -> tuple[np.ndarray, dict[str, float]]:
@@ -163,9 +154,10 @@ def estimate_gradient(
     """
     u = problem.rng.standard_normal(theta.shape) if perturbation is None else perturbation  # 2
     current, perturbed = joint_rollout_pairs(problem, theta, theta + config.mu * u, config)  # 3-4
-    charge_messages(problem, config)  # 5
     H = truncation_horizon(problem, config)
-    # 6-7: p̂_{i,n}, shaped (N, n): agent i's M evaluators on its κ-hop, H-step returns (7)-(9)
+    # 5-7: p̂_{i,n}, shaped (N, n): agent i's M evaluators on its κ-hop, H-step returns (7)-(9).
+    # The per-agent votes gather each agent's κ-hop neighbours' state-action sequences (line
+    # 5's messages), which the panel charges to the ledger.
     p_hat = problem.panel.compare(
         current, perturbed, config.evaluators, horizon=H, kappa=config.kappa
     )
@@ -188,7 +180,7 @@ class DZOPG(api.Algorithm):
     summary = "Distributed zeroth-order PG: per-agent κ-hop, H-step preference feedback (Alg. 1)."
     source = "Dai et al., arXiv 2605.15697, Algorithm 1"
     Config = Config
-    uses_rewards = False
+    consumes = frozenset({Channel.PREFERENCES})
 
     def step(self) -> Mapping[str, float]:
         """One iteration of Algorithm 1: estimate every ĝ_i, then θ_i ← θ_i + α ĝ_i (12)."""

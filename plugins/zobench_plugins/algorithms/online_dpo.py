@@ -27,7 +27,7 @@ from typing import Literal
 
 import zobench
 from zobench import api
-from zobench.api import param
+from zobench.api import Channel, param
 from zobench.sim.problem import Problem
 from zobench_plugins.algorithms._optim import (
     DPOSettings,
@@ -85,7 +85,7 @@ class OnlineDPO(api.Algorithm):
     )
     source = "Guo et al. 2024 (online DPO), trajectory-level as in arXiv 2409.17401 / 2605.15697"
     Config = Config
-    uses_rewards = False
+    consumes = frozenset({Channel.PREFERENCES})
 
     def __init__(self, config: Config, problem: Problem) -> None:
         super().__init__(config, problem)

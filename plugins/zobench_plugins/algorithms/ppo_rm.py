@@ -36,7 +36,7 @@ import numpy as np
 
 import zobench
 from zobench import api
-from zobench.api import param
+from zobench.api import Channel, param
 from zobench.sim import policy
 from zobench.sim.problem import Problem
 from zobench.sim.rollout import Trajectories
@@ -264,7 +264,7 @@ class PPORM(api.Algorithm):
     )
     source = "Christiano et al. 2017 (reward model) + Schulman et al. 2017 (PPO); arXiv 2409.17401"
     Config = Config
-    uses_rewards = False
+    consumes = frozenset({Channel.PREFERENCES})
 
     def __init__(self, config: Config, problem: Problem) -> None:
         super().__init__(config, problem)

@@ -18,7 +18,7 @@ import numpy as np
 
 import zobench
 from zobench import api
-from zobench.api import param
+from zobench.api import Channel, param
 from zobench.sim import policy
 from zobench.sim.gradients import exact_gradient
 from zobench.sim.problem import Problem
@@ -74,25 +74,22 @@ class OraclePG(api.Algorithm):
     )
     source = "Policy gradient theorem (Sutton et al. 2000); REINFORCE (Williams 1992)"
     Config = OracleConfig
-    uses_rewards = True
-
-    def __init__(self, config: OracleConfig, problem: Problem) -> None:
-        super().__init__(config, problem)
-        self.tables = problem.env.tables() if config.exact else None
+    consumes = frozenset({Channel.REWARDS, Channel.MODEL})
 
     def step(self) -> Mapping[str, float]:
         """One ascent step θ ← θ + α ∇J; ``diag_exact_model`` is 1 when the model was used."""
         env = self.problem.env
-        if self.tables is not None:
-            grad = exact_gradient(self.tables, self.theta, env.horizon, env.gamma)
-            # The exact gradient reads the whole reward table: charge those observations.
-            self.problem.ledger.reward_obs += self.tables.rewards.size
+        # Each exact step reads the model through the declared channel, which charges a model
+        # read and the reward table's entries as reward observations.
+        tables = self.problem.model.tables() if self.config.exact else None
+        if tables is not None:
+            grad = exact_gradient(tables, self.theta, env.horizon, env.gamma)
         else:
             grad = reinforce_gradient(self.problem, self.theta, self.config.episodes)
         self.theta = self.theta + self.config.step_size * grad
         return {
             "grad_norm": float(np.linalg.norm(grad)),
-            "exact_model": float(self.tables is not None),
+            "exact_model": float(tables is not None),
         }
 
 
@@ -108,6 +105,7 @@ class Uniform(api.Algorithm):
     summary = "No learning: the uniform random policy (the floor of normalized scores)."
     source = ""
     Config = UniformConfig
+    consumes = frozenset()
 
     def step(self) -> Mapping[str, float]:
         """Does nothing and spends nothing."""

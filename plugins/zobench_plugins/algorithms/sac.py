@@ -7,7 +7,7 @@ baseline" (Dai et al., arXiv 2605.15697); zobench spec §6, defaults §9.
 Per outer iteration m (spec §6):
 
 1. roll out B episodes of the joint policy and read every agent's TRUE local reward r_i(t)
-   (``uses_rewards = True``: charged to the ledger as reward observations);
+   (``consumes = {rewards}``: charged to the ledger as reward observations);
 2. reset each agent's κ-hop truncated critic Q̂_i ≡ 0 (option: keep it, as the DZOPG author's
    code does), a table over z_i = (s_{N_i^κ}, a_{N_i^κ}) with (S·A)^{|N_i^κ|} entries;
 3. critic, for t = 0..H−1 (SARSA / TD(0), step α_t = h / (t + t0)):
@@ -37,7 +37,7 @@ import numpy as np
 
 import zobench
 from zobench import api
-from zobench.api import param
+from zobench.api import Channel, param
 from zobench.sim import policy
 from zobench.sim.problem import Problem
 from zobench.space import Choice, IntRange, LogUniform
@@ -116,6 +116,8 @@ class CriticGroup:
     """Agents of the group ``(g,)``."""
     members: np.ndarray
     """Their neighbourhoods ``(g, k)``, sorted, each agent included."""
+    columns: np.ndarray
+    """Where each member's gathered values sit in a κ-hop gather, ``(g, k)``."""
     radix: np.ndarray
     """(S·A)^m for digit m ``(k,)``: z = Σ_m code(member m) · (S·A)^m."""
     keys: np.ndarray
@@ -126,9 +128,10 @@ class CriticGroup:
     def index(self, codes: np.ndarray) -> np.ndarray:
         """Key z·g + slot of every (episode, step, agent of the group) from local codes s·A + a.
 
-        ``codes`` is ``(B, H, n)``; the result is ``(B, H, g)``.
+        ``codes`` is the gathered ``(B, H, nnz)`` (neighbourhood order, see
+        :meth:`zobench.sim.problem.Problem.gather`); the result is ``(B, H, g)``.
         """
-        z = (codes[..., self.members] * self.radix).sum(axis=-1)
+        z = (codes[..., self.columns] * self.radix).sum(axis=-1)
         return z * len(self.agents) + np.arange(len(self.agents))
 
     def prepare(self, keys: np.ndarray, reset: bool) -> np.ndarray:
@@ -162,10 +165,10 @@ def build_critics(problem: Problem, kappa: int) -> list[CriticGroup]:
                 f"SAC's κ={kappa} critics over neighbourhoods of {k} agents have (S·A)^{k} = "
                 f"{local}^{k} entries per agent, too many to index in int64: lower kappa"
             )
-        members = indices[indptr[agents][:, None] + np.arange(k)]
+        columns = indptr[agents][:, None] + np.arange(k)
         radix = local ** np.arange(k, dtype=np.int64)
         empty = np.zeros(0, dtype=np.int64)
-        groups.append(CriticGroup(agents, members, radix, empty, np.zeros(0)))
+        groups.append(CriticGroup(agents, indices[columns], columns, radix, empty, np.zeros(0)))
     return groups
 
 
@@ -179,7 +182,7 @@ class SAC(api.Algorithm):
     )
     source = "Qu, Wierman & Li, L4DC 2020 (arXiv 1912.02906); baseline of arXiv 2605.15697"
     Config = Config
-    uses_rewards = True
+    consumes = frozenset({Channel.REWARDS})
 
     def __init__(self, config: Config, problem: Problem) -> None:
         super().__init__(config, problem)
@@ -188,7 +191,10 @@ class SAC(api.Algorithm):
         self.iteration = 0
 
     def critic(self, codes: np.ndarray, rewards: np.ndarray) -> list[np.ndarray]:
-        """Steps 2–3: SARSA sweeps over the batch; returns each group's positions ``(B, H, g)``."""
+        """Steps 2–3: SARSA sweeps over the batch; returns each group's positions ``(B, H, g)``.
+
+        ``codes`` are the neighbourhoods' local (s, a) codes as gathered, ``(B, H, nnz)``.
+        """
         c, gamma = self.config, self.problem.env.gamma
         index = [group.prepare(group.index(codes), c.reset_critic) for group in self.critics]
         stored = sum(len(group.keys) for group in self.critics)
@@ -222,24 +228,24 @@ class SAC(api.Algorithm):
         rewards = problem.rewards(traj)  # (B, H, n), charged as reward observations
         B, H, n = traj.actions.shape
         states = traj.states[:, :-1]
-        codes = states * env.n_actions + traj.actions  # local (s, a) code, one digit base S·A
+        # agent i receives each neighbour's (s, a) sequence for its critic (one message per
+        # episode and neighbour, 2H numbers; the problem's gather charges it)
+        near_states, near_actions = problem.gather(c.kappa, states, traj.actions)
+        codes = near_states * env.n_actions + near_actions  # local (s, a) code, base S·A
         index = self.critic(codes, rewards)  # steps 2–3
         q = np.empty((B, H, n))
         for group, position in zip(self.critics, index, strict=True):
             q[..., group.agents] = group.values[position]
-        # step 4: agent i sums its κ-hop neighbours' critic values (every segment is non-empty)
-        indptr, indices = self.neighbourhood
-        shared = np.add.reduceat(q[..., indices], indptr[:-1], axis=-1) / n
+        # step 4: agent i sums its κ-hop neighbours' critic values, received as one more message
+        # per episode and neighbour (H numbers); every segment is non-empty
+        indptr, _ = self.neighbourhood
+        (near_q,) = problem.gather(c.kappa, q)
+        shared = np.add.reduceat(near_q, indptr[:-1], axis=-1) / n
         weights = (env.gamma ** np.arange(H))[None, :, None] * shared / B
         grad = policy.score(self.theta, states, traj.actions, weights)
         eta = c.eta / np.sqrt(self.iteration + 1)  # step 5
         self.theta = self.theta + eta * grad
         self.iteration += 1
-        # agent i receives each neighbour's (s, a) sequence for its critic and its critic
-        # values for the actor: 2 messages per (episode, neighbour), 2H + H numbers
-        links = int(len(indices) - n)
-        problem.ledger.messages += 2 * B * links
-        problem.ledger.values_moved += 3 * H * B * links
         return {"grad_norm": float(np.linalg.norm(grad)), "mean_q": float(q.mean())}
 
 

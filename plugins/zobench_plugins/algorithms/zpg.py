@@ -28,7 +28,7 @@ import numpy as np
 
 import zobench
 from zobench import api
-from zobench.api import param
+from zobench.api import Channel, param
 from zobench.sim import panel as panels
 from zobench.sim.problem import Problem
 from zobench.space import BudgetSplit, LogUniform
@@ -181,7 +181,7 @@ class ZPG(api.Algorithm):
     summary = "Zeroth-Order Policy Gradient: sphere perturbation, preference-estimated value gaps."
     source = "Zhang & Ying, arXiv 2409.17401 (ICLR 2025), Algorithm ZPG"
     Config = Config
-    uses_rewards = False
+    consumes = frozenset({Channel.PREFERENCES})
     estimate = staticmethod(estimate_gradient)
     """The gradient estimator; ZBCPG differs from ZPG only here (spec §3)."""
 

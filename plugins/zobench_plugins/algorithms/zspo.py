@@ -28,9 +28,8 @@ import numpy as np
 
 import zobench
 from zobench import api
-from zobench.api import param
+from zobench.api import Channel, param
 from zobench.sim.problem import Problem
-from zobench.sim.rollout import Trajectories
 from zobench.space import LogUniform
 from zobench_plugins.algorithms.zpg import sphere_direction
 
@@ -72,25 +71,6 @@ class Config:
             raise ValueError("comparisons and batch must be at least 1")
 
 
-def batch_view(traj: Trajectories, batch: int) -> Trajectories:
-    """N comparisons' batches of D episodes each, as the panel's batch oracle sees them.
-
-    The ZSPO oracle compares batches by their mean return. The panel's returns are linear in the
-    rewards, so a batch is handed to it as one episode whose rewards are the batch's mean; its
-    states and actions (those of the batch's first episode) are not used by the panel. The
-    algorithm only forwards these arrays to the panel and never reads a reward itself.
-    """
-    if batch == 1:
-        return traj
-    N = traj.batch // batch
-
-    def first(x: np.ndarray) -> np.ndarray:
-        return x.reshape(N, batch, *x.shape[1:])[:, 0]
-
-    rewards = traj.hidden_rewards.reshape(N, batch, *traj.hidden_rewards.shape[1:]).mean(axis=1)
-    return Trajectories(first(traj.states), first(traj.actions), rewards)
-
-
 def vote_sign(problem: Problem, theta: np.ndarray, direction: np.ndarray, config: Config) -> float:
     """The majority vote ŝ ∈ {−1, +1} on "θ + μ v is better than θ" (steps 2–3)."""
     current, other = problem.rollout_pair(
@@ -99,9 +79,8 @@ def vote_sign(problem: Problem, theta: np.ndarray, direction: np.ndarray, config
         config.comparisons * config.batch,
         common_noise=config.common_noise,
     )
-    labels = problem.panel.compare(
-        batch_view(current, config.batch), batch_view(other, config.batch), 1
-    )  # one evaluator per comparison: o_n ∈ {0, 1}
+    # the panel compares the batches' mean returns; one evaluator per comparison: o_n ∈ {0, 1}
+    labels = problem.panel.compare_batch_means(current, other, config.batch, 1)
     margin = float(np.sum(labels - 0.5))
     if margin == 0.0:
         return float(problem.rng.choice((-1.0, 1.0)))  # tie: a fair coin
@@ -125,7 +104,7 @@ class ZSPO(api.Algorithm):
     summary = "ZSPO: sign of the value gap by majority vote; no link function, fixed-length steps."
     source = "Zhang & Ying, arXiv 2506.03066 (ZSPO)"
     Config = Config
-    uses_rewards = False
+    consumes = frozenset({Channel.PREFERENCES})
 
     def step(self) -> Mapping[str, float]:
         """One ZSPO iteration: θ ← θ + α ŝ v (step 4)."""

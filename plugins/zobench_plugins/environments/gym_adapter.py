@@ -34,6 +34,9 @@ step noise is ignored, so common-random-number pairs share seeds but not transit
 instance runs one batch at a time (reset, then its steps). Gymnasium 1.x declares no reward
 range, so ``reward_span`` is the ``reward_span`` setting when given, else the range seen over
 :data:`SPAN_PROBE_EPISODES` seeded uniform-random episodes (an estimate: set it when you know).
+The probe runs when the environment is built, before any algorithm exists: it is charged to no
+algorithm's budget, and every run records the span and where it came from (the curve's
+``reward_span`` and ``reward_span_source`` columns).
 """
 
 from __future__ import annotations
@@ -310,6 +313,7 @@ class GymEnvironment(api.Environment):
             self._model = TableModel(unwrapped, obs[0][0], self.n_actions)
             self.n_states = self._model.n_states
             self.reward_span = self._model.reward_span
+            self.reward_span_source = "table"
             self._initial = self._initial_distribution(unwrapped, obs[0][0])
             self._initial_cdf = np.cumsum(self._initial)
             # rounding must never land a uniform on a state of probability 0 after the last one
@@ -319,9 +323,12 @@ class GymEnvironment(api.Environment):
             self._vector = VectorStepper(make_one, *obs)
             self.n_states = self._vector.done_state + 1
             # Gymnasium 1.x no longer declares reward ranges: the user's value, else an estimate
-            self.reward_span = c.reward_span or self._vector.probe_reward_span(
-                self.horizon, self.n_actions
-            )
+            # made here, at build time, outside every algorithm's budget (recorded with the run)
+            if c.reward_span:
+                self.reward_span, self.reward_span_source = c.reward_span, "setting"
+            else:
+                self.reward_span = self._vector.probe_reward_span(self.horizon, self.n_actions)
+                self.reward_span_source = f"probe: {SPAN_PROBE_EPISODES} episodes"
         env.close()
 
     def _initial_distribution(self, unwrapped: Any, n_obs: int) -> np.ndarray:

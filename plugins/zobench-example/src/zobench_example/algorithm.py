@@ -9,7 +9,8 @@ function comparison replaced by human preference). Each iteration:
 3. ask M simulated evaluators about every pair; p̂_j is the fraction preferring θ''s episode;
 4. keep θ' when the mean win rate exceeds 1/2 + margin.
 
-It never reads a reward: ``uses_rewards = False``, and the problem would refuse it anyway.
+It never reads a reward: it consumes only the ``preferences`` channel, and the problem would
+refuse it anything else.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class RandomSearch(api.Algorithm):
     )
     source = "Matyas, 'Random optimization', Automation and Remote Control 26 (1965)"
     Config = RandomSearchConfig
-    uses_rewards = False
+    consumes = frozenset({api.Channel.PREFERENCES})
 
     config: RandomSearchConfig
 
