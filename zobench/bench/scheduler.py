@@ -31,9 +31,9 @@ import polars as pl
 from zobench import api
 from zobench.__about__ import __version__
 from zobench.bench.identity import Identity, identify
-from zobench.bench.records import RunRecord, RunResult, Timings
+from zobench.bench.records import RunRecord, RunResult, Timings, canonical_json
 from zobench.bench.spec import COMPONENT_KINDS, RunSpec
-from zobench.bench.store import Scan, Store, load
+from zobench.bench.store import Scan, Store, load, written_key
 from zobench.bench.suite import Suite
 from zobench.config import validate
 from zobench.errors import ConfigError
@@ -272,7 +272,7 @@ def schedule(
     waiting = (lambda holder: console.print(_waiting_text(out, holder))) if console else None
     with store.lock(on_wait=waiting):
         # Decided under the lock: a run another `zobench run` finished meanwhile is skipped.
-        scan = store.scan(check_frames=True)
+        scan = store.scan(frames="read")
         pending = _pending(planned, scan, fresh, outcome)
         _compute(pending, store, scan, executor, console, outcome)
     return outcome
@@ -287,6 +287,7 @@ def _pending(
 ) -> list[PlannedRun]:
     """The runs to compute, noting in ``outcome`` which are stale, repaired or skipped."""
     current = {r.config_hash: r.run_id for r in scan.current()}
+    current.update({written_key(r): r.run_id for r in scan.current()})
     pending = []
     for run in planned:
         record = scan.records.get(run.run_id)
@@ -297,9 +298,16 @@ def _pending(
         pending.append(run)
         if run.run_id in scan.damaged:
             outcome.repaired.append(run.run_id)
-        elif current.get(run.identity.config_hash, run.run_id) != run.run_id:
+        elif {current.get(run.identity.config_hash), current.get(_written(run))} - {
+            None,
+            run.run_id,
+        }:
             outcome.stale.append(run.run_id)
     return pending
+
+
+def _written(run: PlannedRun) -> str:
+    return canonical_json(run.spec.canonical())
 
 
 def _compute(
@@ -312,7 +320,6 @@ def _compute(
 ) -> None:
     """Run ``pending`` through the executor, writing each result as it arrives."""
     by_id = {p.run_id: p for p in pending}
-    same_config = scan.by_config()
     tasks = [{"run_id": p.run_id, "spec": p.spec.to_record()} for p in pending]
     commit = git_commit()
     live = getattr(executor, "in_process", False)
@@ -336,10 +343,10 @@ def _compute(
                 provenance={**result.worker, "git_commit": commit, "components": run.components},
             )
             store.write(record, result.frame if result.status == "done" else None)
-            # The same configuration computed by older code is superseded: one run per config.
-            for old in same_config.get(run.identity.config_hash, []):
-                if old != run.run_id:
-                    store.remove(old)
+            # Older runs of this configuration (or of this spec, before a default changed) are
+            # superseded: the store keeps one run per configuration.
+            for old in sorted(scan.same_run(record)):
+                store.remove(old)
             if result.status == "done":
                 outcome.done.append(run.run_id)
             else:

@@ -49,7 +49,14 @@ from typing import Any
 
 import polars as pl
 
-from zobench.bench.records import RECORD_FORMAT, DamagedRecord, FrameDigest, RunRecord, is_run_id
+from zobench.bench.records import (
+    RECORD_FORMAT,
+    DamagedRecord,
+    FrameDigest,
+    RunRecord,
+    canonical_json,
+    is_run_id,
+)
 from zobench.bench.spec import COMPONENT_KINDS
 from zobench.errors import ZobenchError
 
@@ -168,6 +175,9 @@ class Scan:
     """Run id (or the manifest's file name when it is no run id) → why it is damaged."""
     superseded: dict[str, str] = field(default_factory=dict)
     """Run id → the run id of a later run of the same configuration, which counts instead."""
+    _groups: tuple[dict[str, list[str]], dict[str, list[str]]] | None = field(
+        default=None, repr=False
+    )
 
     def current(self) -> list[RunRecord]:
         """Done records that are neither damaged nor superseded, sorted by run id."""
@@ -183,6 +193,24 @@ class Scan:
         for run_id, record in sorted(self.records.items()):
             out.setdefault(record.config_hash, []).append(run_id)
         return out
+
+    def by_written(self) -> dict[str, list[str]]:
+        """The spec as written (no label or suite) → the run ids (any status) made from it.
+
+        Several ids for one written spec mean the code or a default changed in between.
+        """
+        out: dict[str, list[str]] = {}
+        for run_id, record in sorted(self.records.items()):
+            out.setdefault(written_key(record), []).append(run_id)
+        return out
+
+    def same_run(self, record: RunRecord) -> set[str]:
+        """Other stored runs of ``record``'s configuration or of its spec as written."""
+        if self._groups is None:  # built once: a suite asks this for each of its runs
+            self._groups = (self.by_config(), self.by_written())
+        ids = set(self._groups[0].get(record.config_hash, []))
+        ids |= set(self._groups[1].get(written_key(record), []))
+        return ids - {record.run_id}
 
     def warn(self, where: str | Path) -> None:
         """One :class:`StoreWarning` line naming the damaged runs, when there are any."""
@@ -339,11 +367,11 @@ class Store:
         """The checked frame of a finished run (raises :class:`DamagedRun` when damaged)."""
         return self.read_frame(self.read_record(run_id))
 
-    def scan(self, *, check_frames: bool = False, verify: bool = True) -> Scan:
-        """Every manifest, checked; ``check_frames`` also reads every frame of a done run.
+    def scan(self, *, frames: str = "exists") -> Scan:
+        """Every manifest, checked, and the frame of every done run as deep as ``frames`` says.
 
-        Without ``check_frames`` a done run's frame must only exist as a regular file; with it,
-        it is read and checked against the record (its hash too when ``verify``).
+        ``"exists"``: the frame is a regular file; ``"hash"``: its bytes match the recorded
+        sha256; ``"read"``: it also parses, with the recorded rows and the runner's columns.
         """
         scan = Scan()
         try:
@@ -361,8 +389,10 @@ class Store:
                 record = self.read_record(run_id)
                 scan.records[run_id] = record
                 if record.status == "done":
-                    if check_frames:
-                        self.read_frame(record, verify=verify)
+                    if frames == "read":
+                        self.read_frame(record)
+                    elif frames == "hash":
+                        self.frame_bytes(record)
                     else:
                         _check_regular(self.frame_path(run_id))
             except (DamagedRun, OSError) as exc:
@@ -467,15 +497,22 @@ def _check_regular(path: Path) -> None:
         raise DamagedRun(f"{path.name} is {'a folder' if stat.S_ISDIR(mode) else 'not a file'}")
 
 
+def written_key(record: RunRecord) -> str:
+    """What the user asked for: the spec as written, without label and suite."""
+    return canonical_json(record.spec.canonical())
+
+
 def _mark_superseded(scan: Scan) -> None:
-    """Of the trustworthy runs of one configuration, only the one finished last counts."""
-    for run_ids in scan.by_config().values():
-        usable = [i for i in run_ids if i not in scan.damaged]
-        if len(usable) > 1:
-            latest = max(usable, key=lambda i: (scan.records[i].timings.finished_at, i))
-            for run_id in usable:
-                if run_id != latest:
-                    scan.superseded[run_id] = latest
+    """Of the trustworthy runs of one configuration, or of one spec as written (computed again
+    after a default or the code changed), only the one finished last counts."""
+    for groups in (scan.by_config(), scan.by_written()):
+        for run_ids in groups.values():
+            usable = [i for i in run_ids if i not in scan.damaged and i not in scan.superseded]
+            if len(usable) > 1:
+                latest = max(usable, key=lambda i: (scan.records[i].timings.finished_at, i))
+                for run_id in usable:
+                    if run_id != latest:
+                        scan.superseded[run_id] = latest
 
 
 def _literal(name: str, value: Any) -> pl.Expr:

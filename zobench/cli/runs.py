@@ -198,16 +198,15 @@ def _freshness(record: RunRecord, host: object) -> tuple[str, str]:
 @click.command("runs")
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest records as JSON lines.")
-@click.option(
-    "--verify", is_flag=True, help="Also read every parquet file and check its sha256 and rows."
-)
+@click.option("--verify", is_flag=True, help="Also parse every parquet file (rows and columns).")
 def runs_command(out: Path, as_json: bool, verify: bool) -> None:
     """Show the state of every run in a results folder: done, failed, stale, damaged.
 
     A stale run was computed by other code or defaults than are installed now (the next
     `zobench run` of its suite recomputes it); a damaged run's files cannot be trusted (the
     reason is shown; it is left out of every table and recomputed by the next run).
-    Without --verify the parquet files are only checked to exist.
+    Every parquet file is checked against the sha256 its manifest records; --verify also
+    parses each one and checks its row count and columns.
 
     \b
     Examples:
@@ -216,7 +215,7 @@ def runs_command(out: Path, as_json: bool, verify: bool) -> None:
       zobench runs results/quickstart --json | jq .error
     """
     store = Store(out)
-    scan = store.scan(check_frames=verify)
+    scan = store.scan(frames="read" if verify else "hash")
     states = run_states(scan)
     records = sorted(
         scan.records.values(), key=lambda r: (r.spec.display_label, r.spec.seed, r.run_id)
