@@ -33,7 +33,7 @@ def _suite_text(name: str, algorithms: list[str], topology: str = "") -> str:
     head = [f'name = "{name}"'] + [f"{k} = {v}" for k, v in TINY.items()]
     if topology:
         head.append(f"topology = {topology}")
-    return "\n".join(head + ["algorithm = [" + ", ".join(algorithms) + "]", ""])
+    return "\n".join([*head, "algorithm = [" + ", ".join(algorithms) + "]", ""])
 
 
 def _zpg(**params: object) -> RunSpec:
@@ -227,6 +227,7 @@ def test_an_edited_edge_list_file_recomputes_the_runs_that_read_it(
 
     Path("links.txt").write_text("# the agents are strangers now\n", encoding="utf-8")
     edited = schedule(suite, "out", executor=make_executor("serial"))
-    assert len(edited.done) == 1 and edited.done != first.done
+    assert len(edited.done) == 1
+    assert edited.done != first.done
     assert edited.stale == edited.done
     assert [r.run_id for r in Store("out").scan().current()] == edited.done
