@@ -65,7 +65,7 @@ def plain(value: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=65536)
-def _validated(cls: type, params_json: str, path: str) -> tuple[Any, str]:
+def _validated(cls: Any, params_json: str, path: str) -> tuple[Any, str]:
     """The validated config of a component class and its plain JSON text (cached per process)."""
     config = validate(cls.Config, json.loads(params_json), path=path)
     return config, canonical_json(plain(config))

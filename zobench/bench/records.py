@@ -198,7 +198,7 @@ class RunRecord:
         if version != RECORD_FORMAT:
             raise DamagedRecord(f"record format {version!r}, expected {RECORD_FORMAT}")
         run_id = data.get("run_id")
-        if not is_run_id(run_id):
+        if not isinstance(run_id, str) or not is_run_id(run_id):
             raise DamagedRecord(f"run_id {str(run_id)[:40]!r} is not 16 hex digits")
         status = _require(data, "status", str)
         if status not in STATUSES:

@@ -1,13 +1,17 @@
 """The scheduler: runs a suite's runs through an executor into a store, resuming by default.
 
-Flow: suite → run specs → content-hashed run ids → skip the ids the store already holds as done
-(unless ``fresh``) → the executor maps :func:`execute` over the remaining runs → each result is
-written to the store as it arrives (atomically), so an interruption loses at most the runs in
-flight. A run that raises (including the runner's ``RunFailed`` on NaN or infinity) is recorded
-as failed with its error and traceback; the other runs go on.
+Flow: suite → run specs → identities (resolved configuration + code fingerprint → run id, see
+:mod:`zobench.bench.identity`) → take the store's writer lock → skip the ids the store holds as
+done and intact (unless ``fresh``) → the executor maps :func:`execute` over the remaining runs →
+each result is written to the store as it arrives (atomically), so an interruption loses at most
+the runs in flight, and older runs of the same configuration (stale: computed by other code or
+defaults) are removed once their replacement is written. A run that raises (including the
+runner's ``RunFailed`` on NaN or infinity) is recorded as failed with its error and traceback;
+the other runs go on.
 
 :func:`execute` is the worker: a module-level function of plain data (the RunSpec record), so
-process and Dask executors can pickle it by reference.
+process and Dask executors can pickle it by reference. It returns a
+:class:`~zobench.bench.records.RunResult`; an executor may also hand back the equivalent mapping.
 """
 
 from __future__ import annotations
