@@ -231,3 +231,46 @@ def test_an_edited_edge_list_file_recomputes_the_runs_that_read_it(
     assert edited.done != first.done
     assert edited.stale == edited.done
     assert [r.run_id for r in Store("out").scan().current()] == edited.done
+
+
+LEADERBOARDS = Path(__file__).resolve().parents[2] / "leaderboards"
+
+
+@pytest.mark.usefixtures("clean_plugin_env")
+def test_a_new_run_matches_an_older_published_record_of_the_same_configuration() -> None:
+    from zobench.cli.report import _resolved
+    from zobench.report import analysis
+
+    published = analysis.from_published(LEADERBOARDS / "zpg-gridworld")
+    legacy = published.records[0]
+    assert "config_hash" not in legacy  # published before configurations were resolved
+    assert identity.code_differs(legacy) is True  # no fingerprint recorded: noted by compare
+    computed = identify(RunSpec.from_record(legacy["spec"]))
+    new_id = "f" * 16
+    mine = {**legacy, "run_id": new_id, "config_hash": computed.config_hash}
+    curves = published.curves.filter(pl.col("run_id") == legacy["run_id"])
+    curves = curves.with_columns(pl.lit(new_id).alias("run_id"))
+    combined = analysis.combine(analysis.RunSet((mine,), curves), _resolved(published))
+    assert len(combined) == len(published)  # the same configuration counts once
+    assert new_id in {r["run_id"] for r in combined.records}  # the first source's copy
+
+
+@pytest.mark.usefixtures("clean_plugin_env")
+def test_compare_notes_published_runs_computed_by_other_code() -> None:
+    from click.testing import CliRunner
+
+    from zobench.cli import cli
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "compare",
+            str(LEADERBOARDS / "zpg-gridworld-slip"),
+            str(LEADERBOARDS / "zpg-gridworld"),
+            "--baseline",
+            "zpg",
+        ],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "were computed by other code than is installed now" in result.output
