@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 
 import zobench
 from zobench.bench.identity import identify
-from zobench.bench.records import RunRecord, Timings
+from zobench.bench.records import RunRecord, Timings, run_id_of
 from zobench.bench.spec import RunSpec
 from zobench.bench.store import ID_COLUMNS, Store, StoreError, StoreWarning, load, write_atomic
 
@@ -144,3 +145,43 @@ def test_load_adds_identifying_and_swept_columns(tmp_path: Path) -> None:
 def test_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="not a zobench results folder"):
         load(tmp_path / "nowhere")
+
+
+def test_of_two_runs_of_one_configuration_only_the_later_counts(tmp_path: Path) -> None:
+    store = Store(tmp_path, create=True)
+    current = _record(_spec(0))
+    code = {**current.fingerprint, "kernel": {"zobench": "0.0.1", "source": "old"}}
+    older = dataclasses.replace(
+        current,
+        run_id=run_id_of(current.config_hash, code),
+        fingerprint=code,
+        timings=Timings("2025-01-01T00:00:00", "2025-01-01T00:00:01", 1.0),
+    )
+    store.write(older, _curve(1))
+    store.write(current, _curve(2))
+    scan = store.scan()
+    assert scan.superseded == {older.run_id: current.run_id}
+    assert [r.run_id for r in scan.current()] == [current.run_id]
+    frame = load(tmp_path)
+    assert frame.get_column("run_id").unique().to_list() == [current.run_id]
+    assert frame.get_column("score").to_list() == _curve(2).get_column("score").to_list()
+
+
+def test_an_unreadable_frame_is_damaged_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(tmp_path, create=True)
+    record = store.write(_record(_spec(0)), _curve(0))
+    path = store.frame_path(record.run_id)
+    real_open = os.open
+
+    def denied(file: object, *args: object, **kwargs: object) -> int:
+        if Path(str(file)) == path:  # what chmod 000 does to anyone but root
+            raise PermissionError(13, "Permission denied")
+        return real_open(file, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", denied)
+    scan = store.scan(frames="hash")
+    assert scan.damaged == {record.run_id: f"{path.name} is unreadable (Permission denied)"}
+    with pytest.warns(StoreWarning, match=record.run_id):
+        assert load(tmp_path).is_empty()
