@@ -18,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from bench_helpers import four_run_suite
 from click.testing import CliRunner
 
 from zobench.bench.store import Store, StoreWarning, load
@@ -25,27 +26,7 @@ from zobench.cli import cli
 from zobench.plugins import PluginLoadWarning
 from zobench.report import analysis
 
-SUITE = """
-name = "damage"
-seeds = 2
-iterations = 4
-eval_every = 2
-eval_episodes = 16
-
-[environment]
-name = "gridworld"
-size = 3
-goal = [2, 2]
-horizon = 6
-
-[preference]
-name = "bradley-terry"
-
-[algorithm]
-name = "zpg"
-pairs = 4
-grid = { mu = [0.25, 0.5] }
-"""
+SUITE = four_run_suite("damage")
 BAIT_SCORE = 999.0
 
 
@@ -64,6 +45,14 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, pl.D
     result = _invoke("run", str(suite), "--out", str(root / "store"), "--executor", "serial")
     assert result.exit_code == 0, result.output
     return root / "store", suite, _export(root / "store")
+
+
+def _copy(source: Path, tmp_path: Path) -> tuple[Path, Path, str]:
+    """A copy of the pristine store, a folder outside it holding the bait, and a victim run."""
+    store, outside = tmp_path / "store", tmp_path / "outside"
+    shutil.copytree(source, store)
+    _bait(outside)
+    return store, outside, sorted(p.stem for p in (store / "manifest").glob("*.json"))[1]
 
 
 def _export(store: Path) -> pl.DataFrame:
@@ -185,10 +174,7 @@ def test_a_damaged_run_is_reported_left_out_and_recomputed(
     if case.startswith("frame unreadable") and os.geteuid() == 0:
         pytest.skip("root reads a file whatever its mode")
     source, suite, expected = pristine
-    store, outside = tmp_path / "store", tmp_path / "outside"
-    shutil.copytree(source, store)
-    _bait(outside)
-    victim = sorted(p.stem for p in (store / "manifest").glob("*.json"))[1]
+    store, outside, victim = _copy(source, tmp_path)
     damage, reason = CASES[case]
     damage(store, victim, outside)
 
@@ -228,8 +214,7 @@ def test_a_stray_file_in_the_manifest_folder_is_named_and_nothing_else_changes(
     pristine: tuple[Path, Path, pl.DataFrame], tmp_path: Path
 ) -> None:
     source, suite, expected = pristine
-    store = tmp_path / "store"
-    shutil.copytree(source, store)
+    store, _, _ = _copy(source, tmp_path)
     (store / "manifest" / "notes.json").write_text('{"todo": "rerun"}', encoding="utf-8")
     listed = _invoke("runs", str(store))
     assert "notes.json" in listed.output
@@ -245,10 +230,7 @@ def test_a_stray_file_in_the_manifest_folder_is_named_and_nothing_else_changes(
 def test_verify_parses_every_frame(
     pristine: tuple[Path, Path, pl.DataFrame], tmp_path: Path
 ) -> None:
-    source, _, _ = pristine
-    store = tmp_path / "store"
-    shutil.copytree(source, store)
-    victim = sorted(p.stem for p in (store / "runs").glob("*.parquet"))[0]
+    store, _, victim = _copy(pristine[0], tmp_path)
     _wrong_schema_resigned(store, victim, tmp_path)
     quick = _invoke("runs", str(store))
     assert "damaged" not in quick.output  # the hash matches: only parsing shows the damage
@@ -278,10 +260,7 @@ def test_the_cli_prints_the_damage_warning_as_one_line(
     tmp_path: Path,
     run_zobench: Callable[..., object],
 ) -> None:
-    source, _, _ = pristine
-    store = tmp_path / "store"
-    shutil.copytree(source, store)
-    victim = sorted(p.stem for p in (store / "runs").glob("*.parquet"))[0]
+    store, _, victim = _copy(pristine[0], tmp_path)
     _frame(store, victim).write_bytes(b"")
     result = run_zobench("export", str(store))
     assert result.returncode == 0, result.stderr
@@ -297,11 +276,8 @@ def test_the_cli_prints_the_damage_warning_as_one_line(
 def test_report_and_leaderboard_leave_a_damaged_run_out(
     case: str, pristine: tuple[Path, Path, pl.DataFrame], tmp_path: Path
 ) -> None:
-    source, _, expected = pristine
-    store, outside = tmp_path / "store", tmp_path / "outside"
-    shutil.copytree(source, store)
-    _bait(outside)
-    victim = sorted(p.stem for p in (store / "manifest").glob("*.json"))[1]
+    store, outside, victim = _copy(pristine[0], tmp_path)
+    expected = pristine[2]
     CASES[case][0](store, victim, outside)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -10,31 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
+from bench_helpers import four_run_suite
 
 import zobench
 from zobench.bench.store import LOCK, Store
 
-SUITE = """
-name = "locked"
-seeds = 2
-iterations = 1000
-eval_every = 500
-eval_episodes = 16
-
-[environment]
-name = "gridworld"
-size = 3
-goal = [2, 2]
-horizon = 6
-
-[preference]
-name = "bradley-terry"
-
-[algorithm]
-name = "zpg"
-pairs = 4
-grid = { mu = [0.25, 0.5] }
-"""
+SUITE = four_run_suite("locked", iterations=1000, eval_every=500)
+"""Runs long enough that the second process arrives while the first holds the lock."""
 
 
 def _environ() -> dict[str, str]:
@@ -120,7 +102,7 @@ def test_the_lock_is_held_while_writing_and_released_on_exit(tmp_path: Path) -> 
 @pytest.mark.usefixtures("clean_plugin_env")
 def test_concurrent_reports_on_one_store_never_crash(tmp_path: Path) -> None:
     suite = tmp_path / "suite.toml"
-    suite.write_text(SUITE.replace("1000", "20"), encoding="utf-8")
+    suite.write_text(four_run_suite("locked", iterations=20, eval_every=10), encoding="utf-8")
     out = tmp_path / "store"
     zobench.run_suite(suite, out, executor="serial")
     reports = [_start("report", str(out)) for _ in range(2)]
