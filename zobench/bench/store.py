@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import io
 import json
@@ -49,6 +48,16 @@ from typing import Any
 
 import polars as pl
 
+from zobench.bench.files import (
+    DamagedRun,
+    LockError,
+    check_regular,
+    fsync_folder,
+    locked,
+    read_regular,
+    write_atomic,
+    writer_alive,
+)
 from zobench.bench.records import (
     RECORD_FORMAT,
     DamagedRecord,
@@ -83,86 +92,6 @@ class StoreError(ZobenchError):
 
 class StoreWarning(UserWarning):
     """Runs of a store left out of a table because they are damaged (one line, naming them)."""
-
-
-class DamagedRun(Exception):  # noqa: N818 -- a state of a run, not only an error
-    """A run whose files cannot be trusted; the message is the reason."""
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Flush a folder's entries (a rename) to disk; some file systems cannot, which is fine."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def write_atomic(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it to ``path``.
-
-    The temporary name is unique per process and call (so concurrent writers never collide),
-    carries the writer's pid (so a clean-up can tell a dead writer's leftovers from a live
-    one's), starts with a dot and ends in ``.tmp``. The file is fsynced before the rename and
-    the folder after it: after a power cut the name holds the old file or the whole new one.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_folder(path.parent)
-
-
-def _writer_alive(tmp_name: str) -> bool:
-    """Whether the process named in a temporary file's name still runs (unknown: assume so)."""
-    parts = tmp_name.split(".")
-    try:
-        pid = int(parts[-3])
-    except (IndexError, ValueError):
-        return False  # not one of ours: an old or foreign leftover
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # it exists but belongs to someone else
-    return True
-
-
-def read_regular(path: Path) -> bytes:
-    """The bytes of a regular file, refusing symlinks, folders, FIFOs and devices.
-
-    Raises :class:`DamagedRun` with the reason; never blocks on a FIFO (opened non-blocking).
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise DamagedRun(f"{path.name} is missing") from None
-    except OSError as exc:
-        if path.is_symlink():
-            raise DamagedRun(f"{path.name} is a symbolic link") from None
-        raise DamagedRun(f"{path.name} is unreadable ({exc.strerror})") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
-            raise DamagedRun(f"{path.name} is {kind}")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read()
-    except OSError as exc:
-        raise DamagedRun(f"{path.name} is unreadable ({exc.strerror})") from None
-    finally:
-        os.close(fd)
 
 
 @dataclass
@@ -280,36 +209,23 @@ class Store:
 
     @contextlib.contextmanager
     def lock(self, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
-        """Hold the store's writer lock (``flock`` on ``OUT/.lock``), waiting for it if taken.
+        """Hold the store's writer lock (``OUT/.lock``, see :func:`~zobench.bench.files.locked`).
 
-        ``on_wait(holder)`` is called once before waiting, with what the lock file says of its
-        holder (its pid). The lock is released on any exit, even a kill (the kernel drops it).
         Holding it, the temporary files of writers that are gone are removed.
         """
         path = self.root / LOCK
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-        except OSError as exc:
-            raise StoreError(f"{path}: cannot open the lock file ({exc.strerror})") from None
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if on_wait is not None:
-                    on_wait(os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown")
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
-            self._remove_stale_temporaries()
-            yield
-        finally:
-            os.close(fd)  # releases the lock
+            with locked(path, on_wait):
+                self._remove_stale_temporaries()
+                yield
+        except LockError as exc:
+            raise StoreError(str(exc)) from None
 
     def _remove_stale_temporaries(self) -> None:
         """Temporary files whose writer is gone are garbage: never a finished run."""
         for folder in (self.runs_dir, self.manifest_dir):
             for tmp in folder.glob(".*.tmp"):
-                if not _writer_alive(tmp.name):
+                if not writer_alive(tmp.name):
                     with contextlib.suppress(OSError):
                         tmp.unlink()
 
@@ -394,7 +310,7 @@ class Store:
                     elif frames == "hash":
                         self.frame_bytes(record)
                     else:
-                        _check_regular(self.frame_path(run_id))
+                        check_regular(self.frame_path(run_id))
             except (DamagedRun, OSError) as exc:
                 scan.damaged[run_id] = str(exc)
         _mark_superseded(scan)
@@ -465,7 +381,7 @@ class Store:
             self._clear_non_file(path)
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-        _fsync_folder(self.manifest_dir)
+        fsync_folder(self.manifest_dir)
 
     def _clear_non_file(self, path: Path) -> None:
         """Move anything but a regular file (or nothing) at ``path`` to ``OUT/damaged/``."""
@@ -484,17 +400,6 @@ def _checked_id(run_id: str) -> str:
     if not is_run_id(run_id):
         raise StoreError(f"{str(run_id)[:40]!r} is not a run id (16 hex digits)")
     return run_id
-
-
-def _check_regular(path: Path) -> None:
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        raise DamagedRun(f"{path.name} is missing") from None
-    if stat.S_ISLNK(mode):
-        raise DamagedRun(f"{path.name} is a symbolic link")
-    if not stat.S_ISREG(mode):
-        raise DamagedRun(f"{path.name} is {'a folder' if stat.S_ISDIR(mode) else 'not a file'}")
 
 
 def written_key(record: RunRecord) -> str:
