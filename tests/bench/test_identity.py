@@ -274,3 +274,35 @@ def test_compare_notes_published_runs_computed_by_other_code() -> None:
     )
     assert result.exit_code == 0, result.output
     assert "were computed by other code than is installed now" in result.output
+
+
+def test_run_ids_do_not_depend_on_what_else_a_process_imported_or_loaded() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, importlib\n"
+        "for name in sys.argv[1:]: importlib.import_module(name)\n"
+        "from zobench.bench.identity import identify\n"
+        "from zobench.bench.spec import RunSpec\n"
+        "print(identify(RunSpec.create(algorithm='zbcpg', environment='gridworld')).run_id)\n"
+    )
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("ZOBENCH_")}
+
+    def run_id(*imports: str, **extra: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", code, *imports],
+            env={**environ, **extra},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    plain = run_id()
+    assert len(plain) == 16
+    busy = run_id("zobench.report.plots", "zobench.sim.evaluate", "zobench_plugins.algorithms.dpo")
+    assert busy == plain
+    # Another plugin switched off changes nothing for a run that does not use it.
+    assert run_id(ZOBENCH_DISABLE_PLUGINS="net-gridworld") == plain

@@ -134,14 +134,22 @@ def kernel_fingerprint() -> dict[str, str]:
 
 @functools.cache
 def _kernel_hash() -> str:
-    import zobench.bench.runner  # noqa: F401 -- imports every kernel module it runs
-
-    names = sorted(
-        name
-        for name in list(sys.modules)
-        if name == "zobench.sim" or name.startswith("zobench.sim.") or name in KERNEL_MODULES
-    )
-    return _combined({name: module_source_hash(name) for name in names})
+    """Hash of every source file of the kernel, found on disk (not by what happens to be
+    imported, which differs between processes)."""
+    package = Path(__file__).resolve().parents[1]  # the zobench package folder
+    files = sorted((package / "sim").rglob("*.py"))
+    files += [
+        package / (name.split(".", 1)[1].replace(".", "/") + ".py") for name in KERNEL_MODULES
+    ]
+    hashes = {}
+    for path in files:
+        try:
+            hashes[path.relative_to(package).as_posix()] = hashlib.sha256(
+                path.read_bytes()
+            ).hexdigest()
+        except OSError:
+            hashes[path.relative_to(package).as_posix()] = "unreadable"
+    return _combined(hashes)
 
 
 def _combined(hashes: Mapping[str, str]) -> str:
@@ -172,14 +180,27 @@ def _top(name: str) -> str:
 
 @functools.cache
 def _package_closure(name: str) -> frozenset[str]:
-    """``name`` and the modules of its own top-level package it imports, transitively."""
+    """``name`` and the modules of its own top-level package it imports, transitively.
+
+    A package's submodules appear among its attributes once anything imports them, so they are
+    not followed from the package (that would depend on what else this process imported).
+    """
     top, seen, todo = _top(name), {name}, [name]
     while todo:
-        module = sys.modules.get(todo.pop())
+        current = todo.pop()
+        module = sys.modules.get(current)
         for value in list(vars(module).values()) if module is not None else ():
-            other = value.__name__ if isinstance(value, types.ModuleType) else None
-            other = other or getattr(value, "__module__", None)
-            if isinstance(other, str) and other not in seen and _top(other) == top:
+            try:
+                other = value.__name__ if isinstance(value, types.ModuleType) else None
+                other = other or getattr(value, "__module__", None)
+            except Exception:  # an exotic object (a lazy proxy): not a module of ours
+                continue
+            if (
+                isinstance(other, str)
+                and other not in seen
+                and _top(other) == top
+                and not other.startswith(current + ".")
+            ):
                 seen.add(other)
                 todo.append(other)
     return frozenset(seen)
