@@ -276,6 +276,7 @@ def test_compare_notes_published_runs_computed_by_other_code() -> None:
     assert "were computed by other code than is installed now" in result.output
 
 
+@pytest.mark.slow
 def test_run_ids_do_not_depend_on_what_else_a_process_imported_or_loaded() -> None:
     import os
     import subprocess
