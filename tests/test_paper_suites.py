@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from zobench.bench.identity import identify
 from zobench.bench.runner import COLUMNS, run
 from zobench.bench.scheduler import make_executor, schedule
 from zobench.bench.suite import Entry, Suite, SuiteSettings, load_suite
@@ -120,7 +121,7 @@ def test_suite_meets_the_issue(name: str) -> None:
 def test_smoke_variant_runs(name: str, tmp_path: Any) -> None:
     suite = smoke(load_suite(name))
     specs = suite.runs()
-    assert len(specs) == suite.count() == len({s.run_id({}) for s in specs})
+    assert len(specs) == suite.count() == len({identify(s).run_id for s in specs})
     outcome = schedule(suite, tmp_path / name, executor=make_executor("serial"))
     assert outcome.failed == {}
     assert len(outcome.done) == suite.count()

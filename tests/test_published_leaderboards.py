@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from zobench.bench.identity import identify
+from zobench.bench.spec import RunSpec
 from zobench.bench.suite import load_suite
 from zobench.cli import cli
 from zobench.report import claims
@@ -38,13 +40,16 @@ def test_every_paper_suite_is_published_from_exactly_its_runs(name: str) -> None
     assert runs.is_file(), f"{name} is not published: zobench run {name}; zobench leaderboard"
     published = json.loads(runs.read_text(encoding="utf-8"))
 
-    def computed(spec: dict) -> str:
-        # What a run computes: its spec without the display label (the run id also hashes
-        # plugin versions, which differ between a development install and a release).
-        return json.dumps({k: v for k, v in spec.items() if k != "label"}, sort_keys=True)
+    def computed(spec_record: dict) -> str:
+        # What a run computes: its resolved configuration (every setting, defaults included)
+        # with the Config classes installed now. Not the run id: that also fingerprints the
+        # code, and a code change must not force republishing every board.
+        return identify(RunSpec.from_record(spec_record)).config_hash
 
-    expected = {computed(spec.to_record()) for spec in load_suite(name).runs()}
+    suite = load_suite(name)
+    expected = {identify(spec).config_hash for spec in suite.runs()}
     assert {computed(r["spec"]) for r in published} == expected
+    assert {r["spec"]["suite"] for r in published} == {suite.name}
     assert all(r["status"] == "done" for r in published)
 
 

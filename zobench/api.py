@@ -106,6 +106,16 @@ class Component:
         return {}
 
     @classmethod
+    def input_files(cls, config: Any) -> list[str]:
+        """Paths of the files this component reads with ``config`` (an edge list, a table).
+
+        Their content enters the run's code fingerprint, so editing such a file recomputes the
+        runs that read it instead of reusing their stored numbers. Paths are as the component
+        opens them (relative ones from the working directory).
+        """
+        return []
+
+    @classmethod
     def resolve(cls, suffix: str) -> type[Component]:
         """The class serving ``name:suffix`` when this component is a family (e.g. ``gym:<EnvId>``).
 

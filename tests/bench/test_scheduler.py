@@ -166,9 +166,9 @@ def test_the_worker_is_picklable_and_never_raises_for_a_failing_run() -> None:
     bad = spec.to_record()
     bad["algorithm"] = {"name": "no-such-algorithm", "params": {}}
     result = scheduler.execute({"run_id": "x", "spec": bad})
-    assert result["status"] == "failed"
-    assert "no-such-algorithm" in result["error"]
-    assert result["frame"] is None
+    assert result.status == "failed"
+    assert "no-such-algorithm" in (result.error or "")
+    assert result.frame is None
 
 
 def test_ranking_orders_labels_by_mean_final_score() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from zobench.bench.identity import identify
 from zobench.bench.suite import SuiteError, load_suite, parse_suite
 
 pytestmark = pytest.mark.usefixtures("clean_plugin_env")
@@ -71,16 +72,16 @@ def test_values_are_normalized_so_equal_suites_give_equal_run_ids() -> None:
     one = parse_suite(EXAMPLE.replace("mu = 0.5", "mu = 1")).runs()
     other = parse_suite(EXAMPLE.replace("mu = 0.5", "mu = 1.0")).runs()
     assert one[0].algorithm.params["mu"] == 1.0
-    assert [r.run_id() for r in one] == [r.run_id() for r in other]
-    assert len({r.run_id() for r in one}) == len(one)
+    assert [identify(r).run_id for r in one] == [identify(r).run_id for r in other]
+    assert len({identify(r).run_id for r in one}) == len(one)
 
 
 def test_labels_and_suite_names_do_not_change_run_ids() -> None:
     relabelled = EXAMPLE.replace('label = "zpg-small-steps"', 'label = "x"').replace(
         "my-comparison", "renamed"
     )
-    assert [r.run_id() for r in parse_suite(EXAMPLE).runs()] == [
-        r.run_id() for r in parse_suite(relabelled).runs()
+    assert [identify(r).run_id for r in parse_suite(EXAMPLE).runs()] == [
+        identify(r).run_id for r in parse_suite(relabelled).runs()
     ]
 
 

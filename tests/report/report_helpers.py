@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from zobench.bench.spec import RunSpec
+from zobench.bench.records import RunRecord, Timings, config_hash, run_id_of
+from zobench.bench.spec import SPEC_VERSION, RunSpec
 from zobench.bench.store import Store
 
 ITERATIONS = (0, 10, 20, 30, 40)
@@ -67,20 +68,16 @@ def write_run(
         label=label,
         suite="synthetic",
     )
-    run_id = spec.run_id({distribution[0]: distribution[1]})
     component = {"distribution": distribution[0], "version": distribution[1]}
-    record = {
-        "run_id": run_id,
-        "status": "done",
-        "spec": spec.to_record(),
-        "error": None,
-        "traceback": None,
-        "timings": {
-            "started_at": f"2026-01-0{seed + 1}T10:00:00.000+00:00",
-            "finished_at": f"2026-01-0{seed + 1}T10:00:01.000+00:00",
-            "wall_s": 1.0,
-        },
-        "provenance": {
+    record = synthetic_record(
+        spec,
+        fingerprint={"algorithm": component},
+        timings=Timings(
+            f"2026-01-0{seed + 1}T10:00:00.000+00:00",
+            f"2026-01-0{seed + 1}T10:00:01.000+00:00",
+            1.0,
+        ),
+        provenance={
             "zobench": "0.1.0",
             "python": "3.11.7",
             "numpy": "2.4.6",
@@ -88,13 +85,36 @@ def write_run(
             "git_commit": "0123456789abcdef0123",
             "components": {"algorithm": {"name": spec.algorithm.name, **component}},
         },
-    }
+    )
     normalized = environment == "gridworld"  # "chain" has no reference: raw scores
     store.write(
         record,
         curve(target, seed, queries_per_iteration=queries_per_iteration, normalized=normalized),
     )
-    return run_id
+    return record.run_id
+
+
+def synthetic_record(
+    spec: RunSpec,
+    *,
+    fingerprint: dict[str, Any],
+    timings: Timings,
+    provenance: dict[str, Any] | None = None,
+    status: str = "done",
+) -> RunRecord:
+    """A record whose components need not be installed: the settings as written count as resolved."""
+    resolved = {"spec_version": SPEC_VERSION, **spec.canonical()}
+    digest = config_hash(resolved)
+    return RunRecord(
+        run_id=run_id_of(digest, fingerprint),
+        status=status,
+        spec=spec,
+        resolved=resolved,
+        config_hash=digest,
+        fingerprint=fingerprint,
+        timings=timings,
+        provenance=provenance or {},
+    )
 
 
 def write_synthetic(root: Path) -> Path:

@@ -1,13 +1,17 @@
 """The scheduler: runs a suite's runs through an executor into a store, resuming by default.
 
-Flow: suite → run specs → content-hashed run ids → skip the ids the store already holds as done
-(unless ``fresh``) → the executor maps :func:`execute` over the remaining runs → each result is
-written to the store as it arrives (atomically), so an interruption loses at most the runs in
-flight. A run that raises (including the runner's ``RunFailed`` on NaN or infinity) is recorded
-as failed with its error and traceback; the other runs go on.
+Flow: suite → run specs → identities (resolved configuration + code fingerprint → run id, see
+:mod:`zobench.bench.identity`) → take the store's writer lock → skip the ids the store holds as
+done and intact (unless ``fresh``) → the executor maps :func:`execute` over the remaining runs →
+each result is written to the store as it arrives (atomically), so an interruption loses at most
+the runs in flight, and older runs of the same configuration (stale: computed by other code or
+defaults) are removed once their replacement is written. A run that raises (including the
+runner's ``RunFailed`` on NaN or infinity) is recorded as failed with its error and traceback;
+the other runs go on.
 
 :func:`execute` is the worker: a module-level function of plain data (the RunSpec record), so
-process and Dask executors can pickle it by reference.
+process and Dask executors can pickle it by reference. It returns a
+:class:`~zobench.bench.records.RunResult`; an executor may also hand back the equivalent mapping.
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ import polars as pl
 
 from zobench import api
 from zobench.__about__ import __version__
+from zobench.bench.identity import Identity, identify
+from zobench.bench.records import RunRecord, RunResult, Timings, canonical_json
 from zobench.bench.spec import COMPONENT_KINDS, RunSpec
-from zobench.bench.store import Store, load
+from zobench.bench.store import Scan, Store, load, written_key
 from zobench.bench.suite import Suite
 from zobench.config import validate
 from zobench.errors import ConfigError
@@ -81,7 +87,7 @@ def git_commit() -> str | None:
     return (done.stdout.strip() or None) if done.returncode == 0 else None
 
 
-def execute(task: dict[str, Any]) -> dict[str, Any]:
+def execute(task: dict[str, Any]) -> RunResult:
     """Compute one run from its task ``{"run_id", "spec": RunSpec.to_record()}``.
 
     Never raises for a failing run: the error and traceback come back in the result, so one bad
@@ -107,17 +113,15 @@ def execute(task: dict[str, Any]) -> dict[str, Any]:
             raise FloatingPointError("the run produced a non-finite score")
     except Exception as exc:  # a failing run is data, not a crash of the suite
         frame, error, trace = None, f"{type(exc).__name__}: {exc}", traceback.format_exc()
-    return {
-        "run_id": task["run_id"],
-        "status": "failed" if error else "done",
-        "frame": frame,
-        "error": error,
-        "traceback": trace,
-        "started_at": started,
-        "finished_at": _utc_now(),
-        "wall_s": time.perf_counter() - start,
-        "worker": worker_environment(),
-    }
+    return RunResult(
+        run_id=task["run_id"],
+        status="failed" if error else "done",
+        frame=frame,
+        error=error,
+        traceback=trace,
+        timings=Timings(started, _utc_now(), time.perf_counter() - start),
+        worker=worker_environment(),
+    )
 
 
 def make_executor(
@@ -140,34 +144,29 @@ def make_executor(
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """A run of the suite with its id and the plugins that provide its components."""
+    """A run of the suite with its identity (id, resolved configuration, code fingerprint)."""
 
     run_id: str
     spec: RunSpec
-    components: dict[str, dict[str, str]]
-    """Spec field → ``{"name", "distribution", "version"}`` of the component's plugin."""
+    identity: Identity
+
+    @property
+    def components(self) -> dict[str, dict[str, str]]:
+        """Spec field → ``{"name", "distribution", "version"}`` of the component's plugin."""
+        return self.identity.components
 
 
 def plan(specs: list[RunSpec], host: PluginHost | None = None) -> list[PlannedRun]:
-    """Run ids for the specs (content hash + plugin versions), duplicates dropped, order kept."""
+    """Run ids for the specs (see :mod:`zobench.bench.identity`), duplicates dropped, order kept.
+
+    Two specs that resolve to the same configuration (a default written out or left implicit)
+    are one run; the first one's label and settings as written are kept.
+    """
     host = host or get_host()
     planned: dict[str, PlannedRun] = {}
     for spec in specs:
-        components = {}
-        for field_name, component in spec.components().items():
-            reg = host.get(COMPONENT_KINDS[field_name], component.name)
-            components[field_name] = {
-                "name": component.name,
-                "distribution": reg.distribution,
-                "version": reg.version,
-            }
-        versions = {c["distribution"]: c["version"] for c in components.values()}
-        for field_name, component in spec.components().items():
-            versions.update(
-                host.get(COMPONENT_KINDS[field_name], component.name).obj.dependency_versions()
-            )
-        run_id = spec.run_id(versions)
-        planned.setdefault(run_id, PlannedRun(run_id, spec, components))
+        identity = identify(spec, host)
+        planned.setdefault(identity.run_id, PlannedRun(identity.run_id, spec, identity))
     return list(planned.values())
 
 
@@ -182,6 +181,10 @@ class SuiteOutcome:
     """Run id → one-line error."""
     skipped: list[str] = field(default_factory=list)
     """Runs already done in the store (resumed, not recomputed)."""
+    stale: list[str] = field(default_factory=list)
+    """Runs recomputed because the store held their configuration computed by other code."""
+    repaired: list[str] = field(default_factory=list)
+    """Runs recomputed because their stored files were damaged."""
 
     def frame(self) -> pl.DataFrame:
         """The long table of the suite's finished runs (including resumed ones)."""
@@ -270,10 +273,57 @@ def schedule(
     planned = plan(suite.runs(host), host)
     store = Store(out, create=True)
     outcome = SuiteOutcome(Path(out), planned)
-    by_id = {p.run_id: p for p in planned}
-    pending = [p for p in planned if fresh or not store.is_done(p.run_id)]
-    pending_ids = {p.run_id for p in pending}
-    outcome.skipped = [p.run_id for p in planned if p.run_id not in pending_ids]
+    waiting = (lambda holder: console.print(_waiting_text(out, holder))) if console else None
+    with store.lock(on_wait=waiting):
+        # Decided under the lock: a run another `zobench run` finished meanwhile is skipped.
+        scan = store.scan(frames="read")
+        pending = _pending(planned, scan, fresh, outcome)
+        _compute(pending, store, scan, executor, console, outcome)
+    return outcome
+
+
+def _waiting_text(out: str | Path, holder: str) -> str:
+    return f"[yellow]waiting[/yellow]: another zobench run is writing {out} ({holder})"
+
+
+def _pending(
+    planned: list[PlannedRun], scan: Scan, fresh: bool, outcome: SuiteOutcome
+) -> list[PlannedRun]:
+    """The runs to compute, noting in ``outcome`` which are stale, repaired or skipped."""
+    current = {r.config_hash: r.run_id for r in scan.current()}
+    current.update({written_key(r): r.run_id for r in scan.current()})
+    pending = []
+    for run in planned:
+        record = scan.records.get(run.run_id)
+        done = record is not None and record.status == "done" and run.run_id not in scan.damaged
+        if done and not fresh:
+            outcome.skipped.append(run.run_id)
+            continue
+        pending.append(run)
+        if run.run_id in scan.damaged:
+            outcome.repaired.append(run.run_id)
+        elif {current.get(run.identity.config_hash), current.get(_written(run))} - {
+            None,
+            run.run_id,
+        }:
+            outcome.stale.append(run.run_id)
+    return pending
+
+
+def _written(run: PlannedRun) -> str:
+    return canonical_json(run.spec.canonical())
+
+
+def _compute(
+    pending: list[PlannedRun],
+    store: Store,
+    scan: Scan,
+    executor: api.Executor,
+    console: Any,
+    outcome: SuiteOutcome,
+) -> None:
+    """Run ``pending`` through the executor, writing each result as it arrives."""
+    by_id = {p.run_id: p for p in pending}
     tasks = [{"run_id": p.run_id, "spec": p.spec.to_record()} for p in pending]
     commit = git_commit()
     live = getattr(executor, "in_process", False)
@@ -281,33 +331,32 @@ def schedule(
     # Closing the generator when the loop is interrupted shuts the executor's workers down now.
     closing = contextlib.closing(results) if hasattr(results, "close") else contextlib.nullcontext()
     with _display(console, len(tasks), live) as display, closing:
-        for _, result in results:
-            run_id = result["run_id"]
-            record = {
-                "run_id": run_id,
-                "status": result["status"],
-                "spec": by_id[run_id].spec.to_record(),
-                "error": result["error"],
-                "traceback": result["traceback"],
-                "timings": {
-                    "started_at": result["started_at"],
-                    "finished_at": result["finished_at"],
-                    "wall_s": result["wall_s"],
-                },
-                "provenance": {
-                    **result["worker"],
-                    "git_commit": commit,
-                    "components": by_id[run_id].components,
-                },
-            }
-            store.write(record, result["frame"])
-            if result["status"] == "done":
-                outcome.done.append(run_id)
+        for _, raw in results:
+            result = RunResult.of(raw)
+            run = by_id[result.run_id]
+            record = RunRecord(
+                run_id=run.run_id,
+                status=result.status,
+                spec=run.spec,
+                resolved=run.identity.resolved,
+                config_hash=run.identity.config_hash,
+                fingerprint=run.identity.fingerprint,
+                timings=result.timings,
+                error=result.error,
+                traceback=result.traceback,
+                provenance={**result.worker, "git_commit": commit, "components": run.components},
+            )
+            store.write(record, result.frame if result.status == "done" else None)
+            # Older runs of this configuration (or of this spec, before a default changed) are
+            # superseded: the store keeps one run per configuration.
+            for old in sorted(scan.same_run(record)):
+                store.remove(old)
+            if result.status == "done":
+                outcome.done.append(run.run_id)
             else:
-                outcome.failed[run_id] = result["error"]
+                outcome.failed[run.run_id] = result.error or "failed"
             if display is not None:
-                display.finished(run_id, result["status"] == "done")
-    return outcome
+                display.finished(run.run_id, result.status == "done")
 
 
 RANKING_VALUES: tuple[str, ...] = (

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
-SPEC_VERSION = 1
-"""Bumped when the meaning of a spec changes, so old run ids stop matching."""
+SPEC_VERSION = 2
+"""Bumped when the meaning of a spec changes, so old run ids stop matching (2: run ids hash the
+resolved configuration and the code fingerprint, see :mod:`zobench.bench.identity`)."""
 
 COMPONENT_KINDS: dict[str, str] = {
     "algorithm": "algorithm",
@@ -86,12 +86,13 @@ class RunSpec:
         }
 
     def canonical(self) -> dict[str, Any]:
-        """Everything that determines the run's numbers, in a stable JSON-ready form.
+        """The spec as written, in a stable JSON-ready form (label and suite left out).
 
-        The label and suite name are left out: renaming does not change results.
+        This is what the user asked for, not what ran: settings left at their defaults are
+        absent. The run's identity hashes the resolved configuration instead
+        (:func:`zobench.bench.identity.resolve`).
         """
         return {
-            "spec_version": SPEC_VERSION,
             "algorithm": self.algorithm.canonical(),
             "environment": self.environment.canonical(),
             "preference": self.preference.canonical(),
@@ -102,11 +103,6 @@ class RunSpec:
             "eval_episodes": self.eval_episodes,
         }
 
-    def run_id(self, versions: dict[str, str] | None = None) -> str:
-        """Content hash of :meth:`canonical` plus the plugin distributions' versions (16 hex)."""
-        payload = {"spec": self.canonical(), "versions": dict(sorted((versions or {}).items()))}
-        return hashlib.sha256(_dumps(payload).encode()).hexdigest()[:16]
-
     def to_record(self) -> dict[str, Any]:
         """The spec as stored in the manifest (canonical form plus label and suite)."""
         return {**self.canonical(), "label": self.display_label, "suite": self.suite}
@@ -115,20 +111,30 @@ class RunSpec:
     def from_record(cls, record: dict[str, Any]) -> RunSpec:
         """Inverse of :meth:`to_record`."""
 
-        def component(entry: dict[str, Any] | None) -> ComponentSpec | None:
-            return ComponentSpec(entry["name"], dict(entry["params"])) if entry else None
+        def component(entry: dict[str, Any] | None) -> Any:
+            if entry is None:
+                return None
+            if not isinstance(entry["name"], str) or not isinstance(entry["params"], dict):
+                raise TypeError("a component needs a name and a table of params")
+            return ComponentSpec(entry["name"], dict(entry["params"]))
 
+        settings = {
+            key: record[key] for key in ("seed", "iterations", "eval_every", "eval_episodes")
+        }
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in settings.values()):
+            raise TypeError("seed, iterations, eval_every and eval_episodes must be integers")
+
+        required = {
+            key: component(record[key]) for key in ("algorithm", "environment", "preference")
+        }
+        if None in required.values():
+            raise TypeError("algorithm, environment and preference are required")
         return cls(
-            algorithm=component(record["algorithm"]),
-            environment=component(record["environment"]),
-            preference=component(record["preference"]),
-            topology=component(record["topology"]),
-            seed=record["seed"],
-            iterations=record["iterations"],
-            eval_every=record["eval_every"],
-            eval_episodes=record["eval_episodes"],
-            label=record.get("label", ""),
-            suite=record.get("suite", ""),
+            **required,
+            topology=component(record.get("topology")),
+            **settings,
+            label=str(record.get("label", "")),
+            suite=str(record.get("suite", "")),
         )
 
 

@@ -29,9 +29,10 @@ class ZobenchGroup(click.Group):
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    from zobench.bench.store import StoreWarning
     from zobench.plugins import PluginLoadWarning
 
-    if issubclass(category, PluginLoadWarning):
+    if issubclass(category, (PluginLoadWarning, StoreWarning)):
         click.echo(f"warning: {message}", err=True)
     else:
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from zobench.bench import identity
 from zobench.errors import ZobenchError
 from zobench.report import analysis, claims, leaderboard, publish
 from zobench.report.compare import compare
@@ -142,11 +143,19 @@ def compare_command(out: Path, other: Path | None, baseline: str, last: int) -> 
       zobench compare results/mine leaderboards/quickstart --baseline zpg
       zobench compare results/quickstart --baseline uniform
     """
-    named = [(str(out), analysis.read_any(out))]
+    named = [(str(out), _resolved(analysis.read_any(out)))]
     if other is not None:
-        named.append((str(other), analysis.read_any(other)))
+        named.append((str(other), _resolved(analysis.read_any(other))))
     groups, missing = compare(named, baseline, last=last)
     console = Console()
+    for name, run_set in named[1:]:
+        differs = [identity.code_differs(r) for r in run_set.records]
+        if any(differs):
+            console.print(
+                f"note: {differs.count(True)} of {len(differs)} runs from {escape(name)} were "
+                "computed by other code than is installed now (or recorded no fingerprint); "
+                "they are compared as they were stored"
+            )
     for group in groups:
         places = leaderboard.decimals(group.kind, [group.baseline, *(r.entry for r in group.rows)])
         base = group.baseline.summary
@@ -173,6 +182,12 @@ def compare_command(out: Path, other: Path | None, baseline: str, last: int) -> 
     for task in missing:
         title = escape(leaderboard.group_title(task))
         console.print(f"[yellow]no {escape(baseline)} runs[/yellow] in {title}: skipped")
+
+
+def _resolved(run_set: analysis.RunSet) -> analysis.RunSet:
+    """Older published records get their configuration hash, to match runs by configuration."""
+    records = tuple(identity.with_config_hash(r) for r in run_set.records)
+    return analysis.RunSet(records, run_set.curves)
 
 
 @click.command("claims")

@@ -12,7 +12,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from zobench.bench import scheduler
-from zobench.bench.store import Store, load
+from zobench.bench.identity import identify
+from zobench.bench.records import RunRecord
+from zobench.bench.store import Scan, Store, load
 from zobench.bench.suite import Suite, load_suite
 from zobench.errors import ZobenchError
 from zobench.plugins import get_host
@@ -112,6 +114,14 @@ def run_command(
         f"{len(outcome.planned)} runs: {len(outcome.done)} done, "
         f"{len(outcome.skipped)} already done (skipped), {len(outcome.failed)} failed"
     )
+    if outcome.stale:
+        console.print(
+            f"{len(outcome.stale)} stale runs recomputed: stored under the same configuration "
+            "by other code (a plugin, zobench or an input file changed); the new numbers replace "
+            "the old"
+        )
+    if outcome.repaired:
+        console.print(f"{len(outcome.repaired)} damaged runs recomputed")
     for run_id, error in outcome.failed.items():
         console.print(f"[red]failed[/red] {run_id}: {escape(error.splitlines()[0])}")
     if with_report and len(outcome.failed) < len(outcome.planned):
@@ -149,54 +159,104 @@ def validate_command(suite: str) -> None:
     )
 
 
+def run_states(scan: Scan) -> dict[str, tuple[str, str]]:
+    """Manifest entry → (state, detail) for ``zobench runs``.
+
+    States: ``done``; ``failed``; ``stale`` (done, but the installed code or defaults would
+    compute this configuration under another run id, so the next ``zobench run`` of its suite
+    recomputes it); ``superseded`` (a later run of the same configuration counts instead);
+    ``damaged`` (the reason; left out of every table, recomputed by the next run).
+    """
+    host = get_host()
+    states: dict[str, tuple[str, str]] = {}
+    for run_id, record in scan.records.items():
+        if run_id in scan.superseded:
+            states[run_id] = ("superseded", f"by {scan.superseded[run_id]}")
+        elif record.status != "done":
+            states[run_id] = ("failed", ((record.error or "").splitlines() or [""])[0])
+        else:
+            states[run_id] = _freshness(record, host)
+    for name, reason in scan.damaged.items():
+        states[name] = ("damaged", reason)
+    return states
+
+
+def _freshness(record: RunRecord, host: object) -> tuple[str, str]:
+    """``done``, or ``stale`` with why, comparing the record with the installed plugins."""
+    try:
+        now = identify(record.spec, host)  # type: ignore[arg-type]
+    except ZobenchError as exc:
+        return ("stale", f"cannot be resolved any more: {exc}")
+    if now.run_id == record.run_id:
+        return ("done", "")
+    if now.config_hash != record.config_hash:
+        return ("stale", "the configuration resolves differently now (a default changed)")
+    changed = sorted(k for k, v in now.fingerprint.items() if record.fingerprint.get(k) != v)
+    return ("stale", f"other code now: {', '.join(changed)}")
+
+
 @click.command("runs")
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest records as JSON lines.")
-def runs_command(out: Path, as_json: bool) -> None:
-    """Show the status of every run in a results folder.
+@click.option("--verify", is_flag=True, help="Also parse every parquet file (rows and columns).")
+def runs_command(out: Path, as_json: bool, verify: bool) -> None:
+    """Show the state of every run in a results folder: done, failed, stale, damaged.
+
+    A stale run was computed by other code or defaults than are installed now (the next
+    `zobench run` of its suite recomputes it); a damaged run's files cannot be trusted (the
+    reason is shown; it is left out of every table and recomputed by the next run).
+    Every parquet file is checked against the sha256 its manifest records; --verify also
+    parses each one and checks its row count and columns.
 
     \b
     Examples:
       zobench runs results/quickstart
+      zobench runs results/quickstart --verify
       zobench runs results/quickstart --json | jq .error
     """
     store = Store(out)
+    scan = store.scan(frames="read" if verify else "hash")
+    states = run_states(scan)
     records = sorted(
-        store.records(), key=lambda r: (r["spec"].get("label", ""), r["spec"]["seed"], r["run_id"])
+        scan.records.values(), key=lambda r: (r.spec.display_label, r.spec.seed, r.run_id)
     )
     if as_json:
         for record in records:
-            click.echo(json.dumps(record))
+            state, detail = states[record.run_id]
+            click.echo(json.dumps({**record.to_json(), "state": state, "detail": detail}))
+        for name in sorted(scan.damaged):
+            if name not in scan.records:
+                click.echo(
+                    json.dumps({"run_id": name, "state": "damaged", "detail": states[name][1]})
+                )
         return
-    table = Table(title=f"{escape(str(out))}: {len(records)} runs", title_justify="left")
-    for column in (
-        "run id",
-        "label",
-        "environment",
-        "preference",
-        "seed",
-        "status",
-        "wall s",
-        "error",
-    ):
+    table = Table(title=f"{escape(str(out))}: {len(states)} runs", title_justify="left")
+    for column in ("run id", "label", "environment", "preference", "seed", "state", "wall s"):
         table.add_column(column, overflow="fold")
+    table.add_column("detail", overflow="fold")
+    colours = {"done": "green", "stale": "yellow", "superseded": "dim"}
+    shown = set()
     for record in records:
-        spec = record["spec"]
-        status = record.get("status", "?")
-        error = (record.get("error") or "").splitlines()[:1]
+        state, detail = states[record.run_id]
+        shown.add(record.run_id)
+        spec = record.spec
         table.add_row(
-            record["run_id"],
-            escape(str(spec.get("label", ""))),
-            escape(spec["environment"]["name"]),
-            escape(spec["preference"]["name"]),
-            str(spec["seed"]),
-            "[green]done[/green]" if status == "done" else f"[red]{escape(status)}[/red]",
-            f"{record.get('timings', {}).get('wall_s', float('nan')):.2f}",
-            escape(error[0] if error else ""),
+            record.run_id,
+            escape(spec.display_label),
+            escape(spec.environment.name),
+            escape(spec.preference.name),
+            str(spec.seed),
+            f"[{colours.get(state, 'red')}]{state}[/]",
+            f"{record.timings.wall_s:.2f}",
+            escape(detail),
         )
+    for name in sorted(set(scan.damaged) - shown):
+        table.add_row(escape(name), "", "", "", "", "[red]damaged[/]", "", escape(states[name][1]))
     Console().print(table)
-    failed = sum(r.get("status") != "done" for r in records)
-    click.echo(f"{len(records) - failed} done, {failed} failed")
+    counts = {s: sum(v[0] == s for v in states.values()) for s in ("done", "stale", "failed")}
+    counts["damaged"] = len(scan.damaged)
+    counts["superseded"] = len(scan.superseded)
+    click.echo(", ".join(f"{n} {s}" for s, n in counts.items() if n or s in ("done", "failed")))
 
 
 @click.command("export")
@@ -219,7 +279,7 @@ def export_command(out: Path, fmt: str, output: Path | None) -> None:
       zobench export results/quickstart --format parquet --output quickstart.parquet
     """
     Store(out)  # a clear error when OUT is not a results folder
-    frame = load(out)
+    frame = load(out)  # damaged runs are left out with one warning line
     output = output or out / f"results.{fmt}"
     try:
         if fmt == "csv":

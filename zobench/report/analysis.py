@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from zobench.bench.records import DamagedRecord, parse_published
 from zobench.bench.spec import COMPONENT_KINDS
 from zobench.bench.store import Store, identifiers, swept_parameters
 from zobench.errors import ZobenchError
@@ -55,31 +56,34 @@ class RunSet:
 
 
 def from_store(out: str | Path) -> RunSet:
-    """The finished runs of a results store; a clear :class:`ZobenchError` when it is not one."""
+    """The finished runs of a results store; a clear :class:`ZobenchError` when it is not one.
+
+    Damaged runs are left out with one warning line naming them (see :mod:`zobench.bench.store`).
+    """
     out = Path(out)
     if not out.is_dir():
         raise ZobenchError(f"{out}: no such folder")
-    store = Store(out)
-    records, frames = [], []
-    for record in store.records():
-        if record.get("status") == "done" and store.frame_path(record["run_id"]).exists():
-            records.append(record)
-            frame = store.frame(record["run_id"])
-            frames.append(frame.select(pl.lit(record["run_id"]).alias("run_id"), pl.all()))
-    if not records:
+    finished, scan = Store(out).finished()
+    scan.warn(out)
+    if not finished:
         raise ZobenchError(f"{out}: the store holds no finished runs")
-    return RunSet(tuple(records), pl.concat(frames, how="diagonal_relaxed"))
+    records = tuple(record.to_json() for record, _ in finished)
+    frames = [frame.select(pl.lit(r.run_id).alias("run_id"), pl.all()) for r, frame in finished]
+    return RunSet(records, pl.concat(frames, how="diagonal_relaxed"))
 
 
 def from_published(folder: str | Path) -> RunSet:
-    """The raw runs published beside a leaderboard (``folder/raw/``)."""
+    """The raw runs published beside a leaderboard (``folder/raw/``), each record checked."""
     raw = Path(folder) / "raw"
     try:
-        records = json.loads((raw / RAW_RUNS).read_text(encoding="utf-8"))
+        data = json.loads((raw / RAW_RUNS).read_text(encoding="utf-8"))
+        if not isinstance(data, list):
+            raise DamagedRecord("runs.json is not a list of records")
+        records = tuple(parse_published(r) for r in data)
         curves = pl.read_parquet(raw / RAW_CURVES)
-    except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
+    except (OSError, ValueError, RecursionError, pl.exceptions.PolarsError) as exc:
         raise ZobenchError(f"{folder}: unreadable published raw runs ({exc})") from None
-    return RunSet(tuple(records), curves)
+    return RunSet(records, curves)
 
 
 def is_published(folder: Path) -> bool:
@@ -105,8 +109,14 @@ def read_any(path: str | Path) -> RunSet:
 
 
 def _spec_key(record: dict[str, Any]) -> str:
-    """What a run computed, whatever its label, suite or the plugin versions' run id."""
-    spec = {k: v for k, v in record["spec"].items() if k not in ("label", "suite")}
+    """What a run computed, whatever its label, suite or the code's run id.
+
+    Its resolved configuration's hash where the record has one (format 2, or a published
+    record annotated by ``compare``); else the spec as written, for older published records.
+    """
+    if record.get("config_hash"):
+        return str(record["config_hash"])
+    spec = {k: v for k, v in record["spec"].items() if k not in ("label", "suite", "spec_version")}
     return json.dumps(spec, sort_keys=True)
 
 

@@ -14,6 +14,7 @@ A published leaderboard is a folder ``<leaderboards>/<name>/``::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -44,7 +45,8 @@ def _clear_plots(folder: Path) -> None:
     """Remove figures of an earlier report: a plot no longer linked must not linger."""
     for old in (folder / leaderboard.PLOTS).glob("*"):
         if old.suffix in (".png", ".svg"):
-            old.unlink()
+            with contextlib.suppress(FileNotFoundError):  # a concurrent report removed it first
+                old.unlink()
 
 
 def report_board(

@@ -95,6 +95,11 @@ class EdgeList(api.Topology):
     source = ""
     Config = EdgeListConfig
 
+    @classmethod
+    def input_files(cls, config: EdgeListConfig) -> list[str]:
+        """The edge-list file, when the links come from one (its content is part of the run)."""
+        return [config.path] if config.path else []
+
     def read(self) -> tuple[np.ndarray, np.ndarray, str]:
         """The configured edges, the line number of each (0 inline) and where they came from."""
         path = self.config.path
