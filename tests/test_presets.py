@@ -113,3 +113,77 @@ def test_a_third_party_ships_presets_through_the_hook(zobench_distribution, clea
     assert "protocol: trials = 12" in info.output
     shown = json.loads(CliRunner().invoke(cli, ["info", "zpg.gridworld.size-7", "--json"]).output)
     assert shown["environment"] == {"name": "gridworld", "size": 7}
+
+
+SUITE = """
+name = "preset-check"
+seeds = 1
+iterations = 6
+eval_every = 3
+[environment]
+name = "gridworld"
+size = 3
+goal = [2, 2]
+horizon = 6
+[preference]
+name = "bradley-terry"
+[[algorithm]]
+name = "zpg"
+pairs = 8
+"""
+
+TUNED = '''
+import zobench
+from zobench.presets import load_presets
+
+@zobench.hookimpl
+def zobench_register_presets(register):
+    text = """
+[[preset]]
+algorithm = "zpg"
+environment = { name = "gridworld", size = 3 }
+settings = { step_size = 0.2, mu = 2.0 }
+"""
+    for preset in load_presets(text, source="zobench-tuned"):
+        register(preset)
+'''
+
+
+def test_a_matching_preset_fills_what_the_suite_leaves_out(
+    zobench_distribution, clean_plugin_env, tmp_path
+) -> None:
+    from zobench.bench import scheduler
+    from zobench.bench.identity import identify
+    from zobench.bench.store import Store, load
+    from zobench.bench.suite import parse_suite
+
+    # a module name of its own: another test imported a zobench_tuned already
+    zobench_distribution(
+        "zobench-tuned", {"tuned": "zobench_tuned_small"}, modules={"zobench_tuned_small.py": TUNED}
+    )
+    suites = {
+        "preset": SUITE,
+        "written": SUITE + "mu = 2.0\nstep_size = 0.2\n",
+        "suite wins": SUITE + "step_size = 0.05\n",
+        "off": "presets = false\n" + SUITE,
+    }
+    resolved = {}
+    frames = {}
+    for key, text in suites.items():
+        spec = parse_suite(text).runs()[0]
+        identity = identify(spec)
+        resolved[key] = identity.resolved
+        out = tmp_path / key.replace(" ", "-")
+        scheduler.schedule(parse_suite(text), out, executor=scheduler.make_executor("serial"))
+        frames[key] = load(out).select("iteration", "score")
+        record = next(Store(out).records())
+        assert record["resolved"] == identity.resolved
+    algorithm = {k: r["algorithm"]["params"] for k, r in resolved.items()}
+    assert (algorithm["preset"]["step_size"], algorithm["preset"]["mu"]) == (0.2, 2.0)
+    assert resolved["preset"]["preset"]["name"] == "zpg.gridworld.size-3"
+    assert algorithm["suite wins"]["step_size"] == 0.05
+    assert algorithm["suite wins"]["mu"] == 2.0
+    assert algorithm["off"]["step_size"] == 0.015  # the component default
+    assert "preset" not in resolved["off"]
+    assert frames["preset"].equals(frames["written"])  # the preset computes what it says
+    assert not frames["preset"].equals(frames["off"])

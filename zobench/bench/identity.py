@@ -33,7 +33,9 @@ from zobench.__about__ import __version__
 from zobench.bench.records import canonical_json, config_hash, run_id_of
 from zobench.bench.spec import COMPONENT_KINDS, SPEC_VERSION, ComponentSpec, RunSpec
 from zobench.config import validate
+from zobench.errors import ConfigError
 from zobench.plugins import PluginHost, Registration, get_host
+from zobench.presets import Preset, PresetError, best_match
 
 KERNEL_MODULES: tuple[str, ...] = ("zobench.bench.runner", "zobench.config")
 """Core modules outside ``zobench.sim`` whose source is part of every run's fingerprint."""
@@ -89,9 +91,43 @@ def _with_topology(spec: RunSpec, host: PluginHost) -> dict[str, ComponentSpec]:
     return components
 
 
+def with_preset(spec: RunSpec, host: PluginHost | None = None) -> tuple[RunSpec, Preset | None]:
+    """``spec`` with the matching preset's settings under what it writes, and that preset.
+
+    Settings resolve as: what the spec (the suite) writes > the preset > the component default.
+    The preset is matched on the environment's and preference model's *resolved* settings, so
+    writing a default out matches as leaving it implicit does. Without presets (``spec.presets``
+    false, or none matching) the spec comes back unchanged.
+    """
+    host = host or get_host()
+    presets = host.presets() if spec.presets else []
+    if not presets:
+        return spec, None
+    env = _resolve_one("environment", spec.environment, host)[2]
+    pref = _resolve_one("preference", spec.preference, host)[2]
+    preset = best_match(
+        presets,
+        spec.algorithm.name,
+        spec.environment.name,
+        env["params"],
+        spec.preference.name,
+        pref["params"],
+    )
+    if preset is None:
+        return spec, None
+    params = {**preset.settings, **spec.algorithm.params}
+    algorithm = host.get("algorithm", spec.algorithm.name).obj
+    try:
+        validate(algorithm.Config, params, path="algorithm")
+    except ConfigError as exc:
+        raise PresetError(f"preset '{preset.name}' ({preset.source}): {exc}") from None
+    return dataclasses.replace(spec, algorithm=ComponentSpec(spec.algorithm.name, params)), preset
+
+
 def identify(spec: RunSpec, host: PluginHost | None = None) -> Identity:
     """Resolve ``spec`` and fingerprint its code; raises the usual ZobenchErrors for bad specs."""
     host = host or get_host()
+    spec, preset = with_preset(spec, host)
     resolved: dict[str, Any] = {"spec_version": SPEC_VERSION}
     code: dict[str, Any] = {"kernel": kernel_fingerprint()}
     components: dict[str, dict[str, str]] = {}
@@ -106,6 +142,8 @@ def identify(spec: RunSpec, host: PluginHost | None = None) -> Identity:
         }
     resolved.update({key: getattr(spec, key) for key in ("seed", "iterations")})
     resolved.update({key: getattr(spec, key) for key in ("eval_every", "eval_episodes")})
+    if preset is not None:  # where the algorithm's settings came from, recorded with them
+        resolved["preset"] = {"name": preset.name, "source": preset.source}
     digest = config_hash(resolved)
     return Identity(run_id_of(digest, code), digest, resolved, code, components)
 

@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from zobench import api
+from zobench.bench.identity import with_preset
 from zobench.bench.spec import ComponentSpec, RunSpec
 from zobench.config import validate
 from zobench.errors import ConfigError, ZobenchError
@@ -112,6 +113,7 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
             f"run: iterations must be >= 0 and eval_every >= 1, got {spec.iterations} and "
             f"{spec.eval_every}"
         )
+    spec = with_preset(spec)[0]  # the algorithm runs with the settings its identity resolved
     env_cls, env_config = _build("environment", spec.environment, "environment")
     pref_cls, pref_config = _build("preference-model", spec.preference, "preference")
     algo_cls, algo_config = _build("algorithm", spec.algorithm, "algorithm")

@@ -48,6 +48,9 @@ class RunSpec:
     """Display name of the algorithm entry (defaults to the algorithm's name)."""
     suite: str = ""
     """Name of the suite the run belongs to (recorded, not hashed)."""
+    presets: bool = True
+    """Whether a registered preset fills the algorithm's settings the spec does not write
+    (suite > preset > default); its effect is part of the resolved configuration."""
 
     @classmethod
     def create(
@@ -105,7 +108,8 @@ class RunSpec:
 
     def to_record(self) -> dict[str, Any]:
         """The spec as stored in the manifest (canonical form plus label and suite)."""
-        return {**self.canonical(), "label": self.display_label, "suite": self.suite}
+        record = {**self.canonical(), "label": self.display_label, "suite": self.suite}
+        return record if self.presets else {**record, "presets": False}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> RunSpec:
@@ -135,6 +139,7 @@ class RunSpec:
             **settings,
             label=str(record.get("label", "")),
             suite=str(record.get("suite", "")),
+            presets=record.get("presets", True) is not False,
         )
 
 

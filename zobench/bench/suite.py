@@ -67,6 +67,11 @@ class SuiteSettings:
     eval_episodes: int = param(
         1000, "Monte Carlo evaluation episodes when an environment has no transition tables."
     )
+    presets: bool = param(
+        True,
+        "Fill the algorithms' settings the suite does not write from the matching preset "
+        "(zobench list presets); false runs every algorithm at its component defaults.",
+    )
 
     def __post_init__(self) -> None:
         for key in ("iterations", "eval_every", "eval_episodes"):
@@ -180,6 +185,7 @@ class Suite:
                                 eval_episodes=self.settings.eval_episodes,
                                 label=label,
                                 suite=self.name,
+                                presets=self.settings.presets,
                             )
                         )
         return runs

@@ -229,7 +229,8 @@ def studies(suite: Suite, host: PluginHost | None = None) -> list[Study]:
         if not space:
             continue
         base = as_dict(validate(cls.Config, spec.algorithm.params, path="algorithm"))
-        template = replace(spec, seed=0, suite=f"{suite.name}-tune")
+        # trials start from the component defaults: a preset must not leak into its own tuning
+        template = replace(spec, seed=0, suite=f"{suite.name}-tune", presets=False)
         key = hashlib.sha256(
             json.dumps(
                 template.canonical() | {"label": spec.display_label}, sort_keys=True
