@@ -55,15 +55,26 @@ def test_performance_profile():
     np.testing.assert_allclose(profile, [1.0, 1 / 3, 0.0])
 
 
-def test_area_under_curve_is_the_average_score_over_the_budget():
-    # trapezoids: [0,1] area 0.5, [1,3] area 2 -> 2.5 over a range of 3
-    assert stats.area_under_curve([0, 1, 3], [0, 1, 1]) == pytest.approx(2.5 / 3)
-    assert stats.area_under_curve([5], [0.7]) == pytest.approx(0.7)
+def test_area_under_curve_is_the_average_score_of_a_step_curve_over_the_budget():
+    # steps: 0 on [0,1), 0.5 on [1,3), 1 on [3,4] -> (0 + 1 + 1) / 4
+    assert stats.area_under_curve([0, 1, 3], [0, 0.5, 1], end=4) == pytest.approx(2 / 4)
+    # an offline learner: everything spent before its first policy scores nothing until then
+    assert stats.area_under_curve([0, 8, 8], [0.0, 0.9, 0.95], end=8) == 0.0
+    # before the first measurement the curve is `before`
+    assert stats.area_under_curve([2, 4], [1.0, 1.0], end=4, before=0.5) == pytest.approx(0.75)
+    assert stats.area_under_curve([5], [0.7], end=0) == pytest.approx(0.7)
+
+
+def test_score_at_budget_holds_the_last_evaluation_within_it():
+    budget, score = [0, 10, 20], [0.1, 0.5, 0.9]
+    assert stats.score_at_budget(budget, score, 15) == 0.5
+    assert stats.score_at_budget(budget, score, 20) == 0.9
+    assert np.isnan(stats.score_at_budget([10, 20], [0.5, 0.9], 5))
 
 
 def test_budget_to_threshold_and_final_score():
     assert stats.budget_to_threshold([10, 20, 30], [0.1, 0.8, 0.9], 0.8) == 20.0
-    assert np.isnan(stats.budget_to_threshold([10, 20], [0.1, 0.2], 0.8))
+    assert stats.budget_to_threshold([10, 20], [0.1, 0.2], 0.8) == np.inf
     assert stats.final_score([0.0, 1.0, 2.0, 4.0], last=2) == pytest.approx(3.0)
 
 

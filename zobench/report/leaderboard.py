@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from zobench.report import analysis, budgets, stats
 from zobench.errors import ZobenchError
+from zobench.report import analysis, budgets, stats
 from zobench.report.analysis import BUDGET_LABELS, EntryStats, RunSet
 
 PLOTS = "plots"
@@ -169,9 +169,7 @@ class Leaderboard:
     """sha256 of the raw runs (:func:`analysis.digest`)."""
 
 
-def _headline(
-    rank_by: str, axis: str, end: float, rungs: tuple[float, ...]
-) -> tuple[str, str]:
+def _headline(rank_by: str, axis: str, end: float, rungs: tuple[float, ...]) -> tuple[str, str]:
     """The column and the words of what a ranking on ``axis`` is by."""
     kind, amount = budgets.parse_rank_by(rank_by)
     label = budgets.AXIS_LABELS[axis]
@@ -468,16 +466,15 @@ def rung_rows(section: Section) -> tuple[list[str], list[list[str]]]:
     places = decimals(section.kind, list(section.final.values()))
     rungs = section.budgets.rungs
     header = ["algorithm", *(f"{budgets.budget_text(r)} votes" for r in rungs)]
-    ranks = [
-        {e.entry: i for i, e in enumerate(at.values(), 1)}
-        for at in section.rungs
-    ]
+    ranks = [{e.entry: i for i, e in enumerate(at.values(), 1)} for at in section.rungs]
     rows = []
     for entry in section.learners.entries:
         cells = [entry.entry]
         for at, rank in zip(section.rungs, ranks, strict=True):
             stat = at.get(entry.entry)
-            cells.append("–" if stat is None else f"{_ci(stat.summary, places)} ({rank[entry.entry]})")
+            cells.append(
+                "–" if stat is None else f"{_ci(stat.summary, places)} ({rank[entry.entry]})"
+            )
         rows.append(cells)
     return header, rows
 
@@ -495,7 +492,9 @@ def threshold_rows(section: Section) -> tuple[list[str], list[list[str]]]:
     for ranking in (section.learners, section.readers):
         for entry in ranking.entries:
             cells = section.thresholds.get(entry.entry, {})
-            axis = budgets.AXIS_LABELS[budgets.QUERIES if ranking is section.learners else budgets.REWARDS]
+            axis = budgets.AXIS_LABELS[
+                budgets.QUERIES if ranking is section.learners else budgets.REWARDS
+            ]
             row = [entry.entry, axis]
             for column in [f"to_{w}_{t}" for w in ("axis", "episodes") for t in ts]:
                 row.append(_threshold_cell(cells.get(column)))
@@ -585,7 +584,7 @@ def _preamble(board: Leaderboard) -> str:
     return (
         f"Final score of a run: mean of its last {board.last} evaluation"
         f"{'s' if board.last > 1 else ''}. Preference learners are ranked by {headline}, "
-        f"as the interquartile mean (IQM) over seeds (`rank_by = \"{board.rank_by}\"`); "
+        f'as the interquartile mean (IQM) over seeds (`rank_by = "{board.rank_by}"`); '
         "entries that read rewards are ranked among themselves on reward observations, and "
         "entries that spend no budget are references. Intervals: 95% "
         f"{stats.CI_METHOD} ({stats.REPS:,} resamples, seed 0, stratified by task). "

@@ -144,9 +144,7 @@ def learning_curves(
         mean, low, high = curve_band(matrix)
         name = plot_text(entry)
         if against_budget and part.get_column(budget).max() == 0:
-            ax.axhline(
-                mean[-1], color=style.colour, linestyle=":", label=f"{name} (spends none)"
-            )
+            ax.axhline(mean[-1], color=style.colour, linestyle=":", label=f"{name} (spends none)")
             continue
         x = (
             part.group_by("iteration")
@@ -183,9 +181,7 @@ def learning_curves(
         label += " (mean over seeds, log scale)"
     ax.set_xlabel(label)
     ax.set_ylabel(_value_label(kind))
-    ax.set_title(
-        f"{plot_text(title)}\nmean and 95% CI over {_seeds_text(counts)}", fontsize=11
-    )
+    ax.set_title(f"{plot_text(title)}\nmean and 95% CI over {_seeds_text(counts)}", fontsize=11)
     _legend_outside(ax)
     _save(fig, path)
 
