@@ -108,8 +108,8 @@ def digest(run_set: RunSet) -> str:
     A board states it, so ``leaderboard --check`` notices an edit to any raw number, even one
     the markdown does not show (an earlier curve point, the raw score, a spec's setting).
     """
-    hasher = hashlib.sha256(json.dumps(list(run_set.records), sort_keys=True).encode())
-    curves = run_set.curves.sort(["run_id", "iteration"])
+    records, curves = compact(run_set)  # a store and its published copy: the same digest
+    hasher = hashlib.sha256(json.dumps(records, sort_keys=True).encode())
     for name in sorted(curves.columns):
         column = curves.get_column(name)
         hasher.update(f"\n{name}:{column.dtype}\n".encode())

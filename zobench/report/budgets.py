@@ -60,7 +60,7 @@ def parse_rank_by(text: str) -> tuple[str, float | None]:
 def axis_of(rows: pl.DataFrame) -> str | None:
     """The axis an entry's curve rows rank it on: queries, reward observations, or none."""
     for axis in (QUERIES, REWARDS):
-        if axis in rows.columns and (rows.get_column(axis).max() or 0) > 0:
+        if axis in rows.columns and np.nanmax(_arrays(rows, axis), initial=0.0) > 0:
             return axis
     return None
 

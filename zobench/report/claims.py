@@ -215,7 +215,7 @@ class _Finals:
 
     def query_budget(self, name: str) -> float:
         """The most votes any run of the board spent: the end of its AUC."""
-        return float(self.curves(name).get_column("queries").max() or 0)
+        return float(np.nanmax(self.curves(name).get_column("queries").to_numpy(), initial=0.0))
 
     def __call__(self, name: str) -> pl.DataFrame:
         if name not in self.names:

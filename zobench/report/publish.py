@@ -313,13 +313,17 @@ def _check_plots(folder: Path, text: str) -> Mismatch | None:
         lines = sums_path.read_text(encoding="utf-8").splitlines()
     except OSError:
         return Mismatch(sums_path, 0, "the plots' checksums", "nothing")
-    recorded = dict(reversed(line.split("  ", 1)) for line in lines if "  " in line)
+    recorded = {}
+    for line in lines:
+        digest, _, name = line.partition("  ")
+        recorded[name] = digest
     linked = sorted({link for link in links(text) if link.startswith(f"{leaderboard.PLOTS}/")})
     for number, link in enumerate(linked, 1):
         name = link.split("/", 1)[1]
         digest = _sha256(folder / link)
         if recorded.get(name) != digest:
-            return Mismatch(sums_path, number, f"{recorded.get(name)}  {name}", f"{digest}  {name}")
+            expected = f"{name} with sha256 {(recorded.get(name) or 'unrecorded')[:12]}"
+            return Mismatch(sums_path, number, expected, f"sha256 {digest[:12]}")
     return None
 
 
