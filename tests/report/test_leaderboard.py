@@ -71,6 +71,7 @@ def test_final_score_is_the_mean_of_the_last_k_evaluations(synthetic_store: Path
     assert "last 3 evaluations" in _markdown(synthetic_store, last=3)
 
 
+@pytest.mark.slow
 def test_two_publishes_are_byte_identical(synthetic_store: Path, tmp_path: Path) -> None:
     publish.publish(synthetic_store, tmp_path / "a")
     publish.publish(synthetic_store, tmp_path / "b")
@@ -184,6 +185,7 @@ def test_escape_is_inert_on_plain_names() -> None:
     assert leaderboard.escape("a\nb") == "a b"
 
 
+@pytest.mark.slow
 def test_a_report_goes_into_the_store(synthetic_store: Path, tmp_path: Path) -> None:
     store = Path(shutil.copytree(synthetic_store, tmp_path / "store"))
     path = publish.make_report(store)
@@ -193,6 +195,7 @@ def test_a_report_goes_into_the_store(synthetic_store: Path, tmp_path: Path) -> 
     assert all((path.parent / link).is_file() for link in publish.links(text))
 
 
+@pytest.mark.slow
 def test_a_swept_environment_setting_splits_groups_and_gets_an_ablation(tmp_path: Path) -> None:
     store = Store(tmp_path / "store", create=True)
     for seed in range(2):
@@ -294,6 +297,7 @@ def test_check_refuses_a_hostile_folder_in_one_line(
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_a_label_with_a_link_or_mathtext_publishes_and_checks(tmp_path: Path) -> None:
     store = Store(tmp_path / "store", create=True)
     for seed in range(2):
