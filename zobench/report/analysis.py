@@ -369,11 +369,9 @@ def entry_stats(group: pl.DataFrame, column: str = "value") -> list[EntryStats]:
     learner below its budget) are left out, and so is an entry left with no runs.
     """
     out = []
-    for (entry,), part in group.group_by(["entry"], maintain_order=True):
-        part = part.filter(pl.col(column).is_not_null() & pl.col(column).is_not_nan())
-        if part.height == 0:
-            continue
-        part = part.sort(["seed", "run_id"])
+    kept = group.filter(pl.col(column).is_not_null() & pl.col(column).is_not_nan())
+    for part in kept.sort(["seed", "run_id"]).partition_by("entry", maintain_order=True):
+        entry = part.get_column("entry")[0]
         values = part.get_column(column).to_numpy().astype(float)
         out.append(
             EntryStats(

@@ -120,10 +120,13 @@ def group_budgets(
     """
     curves = curves.sort(["run_id", "iteration"])
     axes = {
-        str(entry): axis_of(part)
-        for (entry,), part in curves.group_by(["entry"], maintain_order=True)
+        str(part.get_column("entry")[0]): axis_of(part)
+        for part in curves.partition_by("entry", maintain_order=True)
     }
-    by_run = list(curves.group_by(["run_id"], maintain_order=True))
+    by_run = [
+        ((part.get_column("run_id")[0],), part)
+        for part in curves.partition_by("run_id", maintain_order=True)
+    ]
     ends: dict[str, float] = {}
     first_trained: list[float] = []
     for _, rows in by_run:
