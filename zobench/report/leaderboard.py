@@ -1,10 +1,12 @@
 """Leaderboard markdown from a run set: ranked tables with CIs, plot links, a provenance footer.
 
 For each group of runs with the same (environment, preference model, topology) and task settings,
-a table ranked by the IQM of the final normalized score (the raw score where a group has no
-reference for normalizing), with the IQM's 95% stratified-bootstrap CI, mean ± std, the budget
-spent (queries, episodes, final ledger values averaged over seeds), wall time, seeds and the
-probability that each entry beats the next one (paired by seed where the seeds match).
+the preference learners ranked by the board's ``rank_by`` quantity (the IQM over seeds of the
+AUC against votes by default; the final score; or the score at a number of votes) with 95%
+bootstrap CIs, the final score, its optimality gap, the budget spent, wall time, seeds and the
+probability that each entry beats the next (unpaired); then the scores at a ladder of equal
+vote budgets, the budgets to reach 0.5 and 0.9 (:mod:`zobench.report.budgets`), the entries
+that read rewards, ranked apart on their own axis, and the references that spend nothing.
 
 The markdown is a pure function of the runs and the options: groups and entries are sorted, the
 bootstrap seed is fixed, dates come from the runs, never from the clock. :func:`build` computes
@@ -14,11 +16,9 @@ everything once; :func:`markdown` renders it and :func:`draw` writes the plots i
 from __future__ import annotations
 
 import hashlib
-import html
 import itertools
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,49 +29,16 @@ import polars as pl
 from zobench.errors import ZobenchError
 from zobench.report import analysis, budgets, stats
 from zobench.report.analysis import BUDGET_LABELS, EntryStats, RunSet
+from zobench.report.formatting import decimals as decimals  # re-exported names
+from zobench.report.formatting import escape as escape
+from zobench.report.formatting import group_title as group_title
+from zobench.report.formatting import natural_key as natural_key
+from zobench.report.formatting import number as number
+from zobench.report.formatting import scale_text as scale_text
+from zobench.report.formatting import slug as slug
 
 PLOTS = "plots"
 """Folder of the plots, next to the markdown."""
-
-
-def escape(text: Any) -> str:
-    """Plugin-provided text made inert in markdown: no tables broken, links, code or HTML.
-
-    HTML metacharacters become entities first; then every markdown metacharacter gets a
-    backslash (``&`` of the entities excepted); line breaks become spaces. Parentheses and
-    dashes stay: without an unescaped ``]`` before them they link nothing, and no escaped
-    text starts a line.
-    """
-    text = " ".join(str(text).split())
-    text = html.escape(text, quote=False)  # & < > → entities
-    return re.sub(r"([\\`*_{}\[\]#!|~])", r"\\\1", text)
-
-
-def slug(text: str, key: str | None = None) -> str:
-    """A safe file-name stem: lowercase words of ``text`` plus a short hash of ``key`` (or text).
-
-    The hash keeps stems unique when two names differ only in characters the words drop.
-    """
-    words = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:120].strip("-")
-    digest = hashlib.sha256((text if key is None else key).encode()).hexdigest()[:6]
-    return f"{words}-{digest}" if words else digest
-
-
-def decimals(kind: str, entries: list[EntryStats]) -> int:
-    """Decimals for a group's scores: 3 when normalized, else 4 significant digits of the largest.
-
-    One count per group keeps a column aligned and comparable (``3.660``, not ``3.66``).
-    """
-    largest = max((float(np.max(np.abs(e.values))) for e in entries), default=0.0)
-    if kind == "normalized" or largest == 0 or not math.isfinite(largest):
-        return 3
-    return min(6, max(0, 3 - math.floor(math.log10(largest))))
-
-
-def number(value: float, places: int) -> str:
-    """A score with ``places`` decimals (never ``-0.000``)."""
-    text = f"{value:.{places}f}"
-    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
 @dataclass
@@ -134,25 +101,6 @@ class Section:
         order += [e.entry for e in self.references]
         order += sorted(set(self.final) - set(order))
         return [self.final[name] for name in order]
-
-
-def group_title(task: dict[str, Any]) -> str:
-    """A group's plain-text title: component names joined by ``·``, then its task settings."""
-    names = [str(task[c]) for c in analysis.GROUP_NAMES if task.get(c) is not None]
-    settings = [f"{k}={analysis.setting_text(v)}" for k, v in task.items() if "." in k]
-    return " · ".join(names) + (f" ({', '.join(settings)})" if settings else "")
-
-
-def scale_text(kind: str, *, approximate: bool = False) -> str:
-    """What a group's scores are: normalized (against an exact or approximate optimum), or raw."""
-    if kind == "normalized" and approximate:
-        return (
-            "normalized score (0 = uniform policy, 1 = the Monte Carlo value of the "
-            "environment's reference policy: an approximate optimum, which a learner can exceed)"
-        )
-    if kind == "normalized":
-        return "normalized score (0 = uniform policy, 1 = optimal policy)"
-    return "raw score (no reference to normalize by in this group)"
 
 
 @dataclass
@@ -259,12 +207,6 @@ def _section(
                 )
             )
     return section
-
-
-def natural_key(text: str) -> list[tuple[int, float, str]]:
-    """Sort key reading numbers as numbers: ``pairs=5`` before ``pairs=40``."""
-    parts = re.split(r"(-?\d+(?:\.\d+)?)", text)
-    return [(0, float(p), "") if i % 2 else (1, 0.0, p) for i, p in enumerate(parts) if p]
 
 
 def _ablations(final: pl.DataFrame, fmt: str) -> list[Plot]:
