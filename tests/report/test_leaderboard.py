@@ -307,3 +307,22 @@ def test_a_label_with_a_link_or_mathtext_publishes_and_checks(tmp_path: Path) ->
     assert publish.check(tmp_path / "boards") == []
     text = (tmp_path / "boards" / "hostile" / "leaderboard.md").read_text()
     assert "javascript" not in "".join(publish.links(text))
+
+
+def test_fixed_settings_written_in_the_suite_are_stated(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store", create=True)
+    for seed in range(2):
+        write_run(store, label="alpha", seed=seed, target=5.0, params={"evaluators": 5})
+        for pairs in (10, 20):  # swept: part of beta's entry names, not repeated as fixed
+            write_run(store, label="beta", seed=seed, target=4.0, params={"pairs": pairs})
+    text = _markdown(tmp_path / "store")
+    line = next(x for x in text.splitlines() if x.startswith("Fixed settings"))
+    assert line.endswith("preset): alpha: evaluators=5.")
+
+
+def test_the_digest_catches_an_edit_the_markdown_does_not_show(published: Path) -> None:
+    # env_steps appear in no table: only the raw-data digest can notice the edit
+    _tamper_curves(published / "synthetic", lambda c: c.with_columns(pl.col("env_steps") + 1))
+    problems = [p.summary() for p in publish.check(published)]
+    assert len(problems) == 1
+    assert "raw data: sha256" in problems[0]

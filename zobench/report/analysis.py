@@ -387,6 +387,36 @@ def entry_stats(group: pl.DataFrame, column: str = "value") -> list[EntryStats]:
     return sorted(out, key=lambda e: (-e.summary.iqm, -e.summary.mean, e.entry))
 
 
+def fixed_settings(
+    records: tuple[dict[str, Any], ...], group: pl.DataFrame
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The settings written in the suite that a group's runs hold fixed: shared, and per label.
+
+    Each run's spec holds the settings its suite wrote (``evaluators = 5``); everything else
+    ran at the component's default or preset. Settings that name a label's entries or define
+    the group are left out (the board shows them already). Returns the ``setting=value``
+    texts of the other components common to every run of the group, and per label those
+    common to its runs.
+    """
+    by_id = {r["run_id"]: r for r in records}
+    shown = set(task_columns(group))
+    naming = naming_settings(group)
+    per_label: dict[str, set[str]] = {}
+    for run_id, label in group.select("run_id", "label").iter_rows():
+        spec = by_id[run_id]["spec"]
+        written = {
+            f"{'' if kind == 'algorithm' else kind + '.'}{key}={setting_text(value)}"
+            for kind in COMPONENT_KINDS
+            for key, value in (spec.get(kind, {}).get("params") or {}).items()
+            if f"{kind}.{key}" not in shown and f"{kind}.{key}" not in naming[label]
+        }
+        per_label[label] = per_label[label] & written if label in per_label else written
+    common = set.intersection(*per_label.values()) if per_label else set()
+    shared = {s for s in common if "." in s.split("=", 1)[0]}  # environment., preference., …
+    own = {label: sorted(v - shared) for label, v in sorted(per_label.items()) if v - shared}
+    return sorted(shared), own
+
+
 def improvement(x: EntryStats, y: EntryStats, *, paired: bool = False) -> tuple[float, bool]:
     """P(x beats y) and whether it was paired by seed.
 

@@ -168,3 +168,38 @@ def group_budgets(
         rows_out.append(row)
     frame = pl.DataFrame(rows_out, infer_schema_length=None)
     return GroupBudgets(frame, ends, rungs, thresholds)
+
+
+def threshold_stats(
+    group: pl.DataFrame, view: GroupBudgets
+) -> dict[str, dict[str, tuple[float, float, float, int, int]]]:
+    """Entry → ``to_<axis|episodes>_<t>`` → (median, low, high, runs reaching, runs).
+
+    ``group`` holds one row per run with :attr:`GroupBudgets.runs`' columns joined.
+    """
+    out: dict[str, dict[str, tuple[float, float, float, int, int]]] = {}
+    columns = [f"to_{where}_{t}" for where in ("axis", "episodes") for t in view.thresholds]
+    for (entry,), part in group.group_by(["entry"], maintain_order=True):
+        if part.get_column("axis")[0] is None:
+            continue
+        cells = {}
+        for column in columns:
+            values = part.get_column(column).drop_nulls().to_numpy().astype(float)
+            if values.size:
+                reached = int(np.isfinite(values).sum())
+                cells[column] = (*stats.median_ci(values), reached, values.size)
+        out[str(entry)] = cells
+    return out
+
+
+def threshold_text(cell: tuple[float, float, float, int, int] | None) -> str:
+    """A budget-to-threshold cell: ``1.2M [800k, 1.6M]``, ``not reached (3/10 runs)`` or ``–``."""
+    if cell is None:
+        return "–"
+    median, low, high, reached, runs = cell
+    if not math.isfinite(median):
+        return f"not reached ({reached}/{runs} runs)"
+    text = budget_text
+    return f"{text(median)} [{text(low)}, {text(high)}]" + (
+        f" ({reached}/{runs} runs)" if reached < runs else ""
+    )

@@ -18,12 +18,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from zobench.errors import ZobenchError
@@ -85,6 +83,8 @@ class Section:
     """Per rung of ``budgets.rungs``: entry → its scores at that many votes."""
     thresholds: dict[str, dict[str, tuple[float, float, float, int, int]]]
     """Entry → column → (median, low, high, runs reaching, runs) of a budget to threshold."""
+    settings: tuple[list[str], dict[str, list[str]]]
+    """Fixed settings written in the suite: the group's, and each label's own."""
     plots: list[Plot] = field(default_factory=list)
     approximate: bool = False
     """True when some run's optimum was the reference policy's Monte Carlo value."""
@@ -128,26 +128,13 @@ def _headline(rank_by: str, axis: str, end: float, rungs: tuple[float, ...]) -> 
     return "auc", f"AUC against {label} (0 to {budgets.budget_text(end)})"
 
 
-def _thresholds(
-    group: pl.DataFrame, view: budgets.GroupBudgets
-) -> dict[str, dict[str, tuple[float, float, float, int, int]]]:
-    out: dict[str, dict[str, tuple[float, float, float, int, int]]] = {}
-    columns = [f"to_{where}_{t}" for where in ("axis", "episodes") for t in view.thresholds]
-    for (entry,), part in group.group_by(["entry"], maintain_order=True):
-        if part.get_column("axis")[0] is None:
-            continue
-        cells = {}
-        for column in columns:
-            values = part.get_column(column).drop_nulls().to_numpy().astype(float)
-            if values.size:
-                reached = int(np.isfinite(values).sum())
-                cells[column] = (*stats.median_ci(values), reached, values.size)
-        out[str(entry)] = cells
-    return out
-
-
 def _section(
-    task: dict[str, Any], group: pl.DataFrame, curves: pl.DataFrame, fmt: str, rank_by: str
+    task: dict[str, Any],
+    group: pl.DataFrame,
+    curves: pl.DataFrame,
+    fmt: str,
+    rank_by: str,
+    records: tuple[dict[str, Any], ...],
 ) -> Section:
     kind = group.get_column("value_kind")[0]
     run_ids = group.get_column("run_id")
@@ -180,7 +167,8 @@ def _section(
         final,
         view,
         rungs,
-        _thresholds(group, view),
+        budgets.threshold_stats(group, view),
+        analysis.fixed_settings(records, group),
         approximate=approximate,
     )
     entries = section.entries
@@ -281,7 +269,8 @@ def build(
     final = analysis.final_scores(frame, last)
     curves = analysis.curve_rows(frame, final)
     sections = [
-        _section(task, group, curves, fmt, rank_by) for task, group in analysis.groups(final)
+        _section(task, group, curves, fmt, rank_by, run_set.records)
+        for task, group in analysis.groups(final)
     ]
     return Leaderboard(
         name,
@@ -439,21 +428,9 @@ def threshold_rows(section: Section) -> tuple[list[str], list[list[str]]]:
             ]
             row = [entry.entry, axis]
             for column in [f"to_{w}_{t}" for w in ("axis", "episodes") for t in ts]:
-                row.append(_threshold_cell(cells.get(column)))
+                row.append(budgets.threshold_text(cells.get(column)))
             rows.append(row)
     return header, rows
-
-
-def _threshold_cell(cell: tuple[float, float, float, int, int] | None) -> str:
-    if cell is None:
-        return "–"
-    median, low, high, reached, runs = cell
-    if not math.isfinite(median):
-        return f"not reached ({reached}/{runs} runs)"
-    text = budgets.budget_text
-    return f"{text(median)} [{text(low)}, {text(high)}]" + (
-        f" ({reached}/{runs} runs)" if reached < runs else ""
-    )
 
 
 def _values(records: tuple[dict[str, Any], ...], *keys: str) -> list[str]:
@@ -533,8 +510,9 @@ def _preamble(board: Leaderboard) -> str:
         "P(beats next): probability that a run of this entry scores above a run of the next "
         "on the ranked quantity (rliable's unpaired estimator over all pairs of runs). "
         "Scores at equal budgets: the last evaluation that had spent at most that many votes "
-        "(after the initial policy: an offline learner has none before its budget); rungs "
-        "1, 2, 5 × 10^k from the first trained policy to the group's budget. Budget to a "
+        "(after the initial policy: an offline learner has none before its budget; an entry "
+        "that spent less in all keeps its final score); rungs 1, 2, 5 × 10^k from the first "
+        "trained policy to the group's budget. Budget to a "
         "threshold: the median over runs of the budget at which a run first reaches it."
     )
 
@@ -543,6 +521,15 @@ def _section_markdown(section: Section) -> list[str]:
     scale = scale_text(section.kind, approximate=section.approximate)
     links = " · ".join(f"[{p.text}]({p.path})" for p in section.plots)
     lines = ["", f"## {escape(section.title)}", "", f"Scores: {scale}.", ""]
+    shared, own = section.settings
+    if shared or own:
+        parts = [f"{escape(e)}: {escape(', '.join(v))}" for e, v in own.items()]
+        parts = ([f"every entry: {escape(', '.join(shared))}"] if shared else []) + parts
+        lines += [
+            "Fixed settings written in the suite (all others at the component's default or "
+            "preset): " + "; ".join(parts) + ".",
+            "",
+        ]
     if section.learners.entries:
         lines += [f"Preference learners, ranked by {section.learners.quantity}:", ""]
         lines += _table(section)
