@@ -173,7 +173,8 @@ def _section(
     )
     entries = section.entries
     stem = f"{PLOTS}/{slug(section.title, json.dumps(task, sort_keys=True, default=str))}"
-    section.plots.append(Plot("final scores", f"{stem}-final.{fmt}", "final", (entries, kind)))
+    by_final = sorted(entries, key=lambda e: (-e.summary.iqm, -e.summary.mean, e.entry))
+    section.plots.append(Plot("final scores", f"{stem}-final.{fmt}", "final", (by_final, kind)))
     if len(entries) > 1:
         ordered = sorted(entries, key=lambda e: natural_key(e.entry))
         matrix = analysis.improvement_matrix(ordered)

@@ -187,7 +187,8 @@ def learning_curves(
 
 
 def final_scores(entries: list[EntryStats], kind: str, title: str, path: Path) -> None:
-    """Each entry's final scores: one dot per seed, the IQM and its 95% CI as a bar."""
+    """Each entry's final scores: one dot per seed, the IQM and its 95% CI as a bar (entries
+    in the order given: the board sorts them by final IQM, the best on top)."""
     fig, ax = _figure(7.0, 0.6 + 0.45 * len(entries) + 1.2)
     names = [plot_text(e.entry) for e in entries]
     for row, entry in enumerate(entries):
