@@ -305,14 +305,13 @@ def ablation(points: pl.DataFrame, setting: str, kind: str, title: str, path: Pa
     name = setting_label(setting)
     cost.set_xlabel(name)
     cost.set_ylabel("wall-clock ms per iteration (mean)")
-    cost.set_title(f"cost against {plot_text(name)}", fontsize=11)
+    cost.set_title("cost: wall-clock time per iteration", fontsize=11)
     ax.set_xlabel(name)
     ax.set_ylabel("final normalized score (IQM)" if kind == "normalized" else "final score (IQM)")
     seeds = _seeds_text([int(s) for s in frame["seeds"]])
-    ax.set_title(
-        f"{plot_text(title)}\nfinal score against {plot_text(name)}: IQM and 95% CI, {seeds}",
-        fontsize=11,
-    )
+    ax.set_title(f"final score: IQM and 95% CI, {seeds}", fontsize=11)
+    # the group and the setting span both panels: one title above them, never clipped
+    fig.suptitle(f"{plot_text(title)}: against {plot_text(name)}", fontsize=12)
     handles, labels = ax.get_legend_handles_labels()
     cost.legend(
         handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0
