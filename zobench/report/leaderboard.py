@@ -298,7 +298,7 @@ def draw(board: Leaderboard, folder: Path) -> list[Path]:
             elif plot.kind == "poi":
                 plots.improvement_heatmap(*plot.args, section.title, path)
             elif plot.kind == "profile":
-                plots.performance_profiles(*plot.args, section.title, path)
+                plots.performance_profiles(plot.args[0], section.title, path)
             else:
                 plots.learning_curves(*plot.args, section.title, path)
             written.append(path)
