@@ -75,10 +75,15 @@ def test_final_score_is_the_mean_of_the_last_k_evaluations(synthetic_store: Path
 def test_two_publishes_are_byte_identical(synthetic_store: Path, tmp_path: Path) -> None:
     publish.publish(synthetic_store, tmp_path / "a")
     publish.publish(synthetic_store, tmp_path / "b")
-    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.*"))
-    files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*.*"))
+    files_a = sorted(
+        p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file()
+    )
+    files_b = sorted(
+        p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file()
+    )
     assert files_a == files_b
-    for name in files_a:  # markdown, index, raw runs and the plots themselves
+    assert any(name.name == "SHA256SUMS" for name in files_a)
+    for name in files_a:  # markdown, index, raw runs, the plots and their checksums
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
