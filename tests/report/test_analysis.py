@@ -32,14 +32,16 @@ def _entry(seeds: tuple[int, ...], values: list[float]) -> analysis.EntryStats:
     return analysis.EntryStats("x", seeds, array, stats.aggregate(array, reps=10), 0, 0, 0)
 
 
-def test_improvement_is_paired_only_on_identical_seeds() -> None:
+def test_improvement_is_unpaired_by_default_and_paired_only_on_request() -> None:
     x = _entry((0, 1, 2), [1.0, 5.0, 3.0])
-    y = _entry((0, 1, 2), [2.0, 4.0, 0.0])
-    # paired: seed 0 loses, seeds 1 and 2 win
-    assert analysis.improvement(x, y) == (pytest.approx(2 / 3), True)
+    y = _entry((0, 1, 2), [1.0, 4.0, 4.5])
+    # unpaired (rliable): all 9 pairs; x's 1 ties y's 1 (½), 5 beats all three, 3 beats 1
+    assert analysis.improvement(x, y) == (pytest.approx((0.5 + 3 + 1) / 9), False)
+    # paired on request: seed 0 ties (½), seed 1 wins, seed 2 loses
+    assert analysis.improvement(x, y, paired=True) == (pytest.approx(1.5 / 3), True)
     z = _entry((0, 1, 3), [2.0, 4.0, 0.0])
-    p, paired = analysis.improvement(x, z)
-    assert not paired
+    p, paired = analysis.improvement(x, z, paired=True)
+    assert not paired  # different seeds: pairing is impossible, the unpaired share is used
     assert p == pytest.approx(stats.probability_of_improvement(x.values, z.values))
     matrix = analysis.improvement_matrix([x, y])
     assert np.isnan(matrix[0, 0])

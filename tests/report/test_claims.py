@@ -114,7 +114,7 @@ def test_report_is_written_indexed_and_checked(board: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert "Of 3 claims: **1 reproduced**, **1 partly**, **1 not reproduced**" in text
     assert "[board](board/leaderboard.md) (environment = gridworld)" in text
-    assert "P(strong beats weak) = 1.00 [1.00, 1.00] (paired by seed): **holds**" in text
+    assert "P(strong beats weak) = 1.00 [1.00, 1.00]: **holds**" in text
     assert "### S2: partly" in text
     assert "Weak is weak." in text
     assert "### S3" not in text  # no discussion given

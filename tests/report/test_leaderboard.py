@@ -10,10 +10,14 @@ from pathlib import Path
 
 import matplotlib.image
 import numpy as np
+import polars as pl
 import pytest
+from click.testing import CliRunner
 from report_helpers import write_run
 
 from zobench.bench.store import Store
+from zobench.cli import cli
+from zobench.errors import ZobenchError
 from zobench.report import analysis, leaderboard, publish
 
 GOLDEN = Path(__file__).parent / "golden" / "leaderboard.md"
@@ -38,7 +42,7 @@ def test_the_published_markdown_is_the_golden_one(published_once: Path) -> None:
 
 
 def test_ranking_pairing_and_scales_follow_the_runs(synthetic_store: Path) -> None:
-    text = _markdown(synthetic_store)
+    text = _markdown(synthetic_store, rank_by="final")
     chain, gridworld = text.split("## chain")[1].split("## gridworld")
     rows = re.findall(r"^\| (\d) \| ([^|]+) \|", gridworld, re.M)
     # targets 9, 7, 6, 3: ranked by IQM, the swept setting named in the entry
@@ -48,12 +52,12 @@ def test_ranking_pairing_and_scales_follow_the_runs(synthetic_store: Path) -> No
         ("3", "beta (trajectories=10)"),
         ("4", "gamma"),
     ]
-    assert "final normalized score" in gridworld
-    assert "1.00 (paired)" in gridworld
-    # chain has no reference (raw scores) and alpha ran 3 seeds, gamma 4: not paired
-    assert "final raw score" in chain
+    assert "normalized score (0 = uniform" in gridworld
+    assert re.search(r"^\| 1 \| alpha \|.*\| 4 \| 1\.00 \|$", gridworld, re.M)
+    # chain has no reference (raw scores); alpha ran 3 seeds, gamma 4
+    assert "raw score (no reference" in chain
     assert re.search(r"^\| 1 \| alpha \|.*\| 3 \| 1\.00 \|$", chain, re.M)
-    assert "(paired)" not in chain
+    assert "(paired)" not in text  # rliable's unpaired estimator is the default
 
 
 def test_final_score_is_the_mean_of_the_last_k_evaluations(synthetic_store: Path) -> None:
@@ -68,13 +72,19 @@ def test_final_score_is_the_mean_of_the_last_k_evaluations(synthetic_store: Path
     assert "last 3 evaluations" in _markdown(synthetic_store, last=3)
 
 
+@pytest.mark.slow
 def test_two_publishes_are_byte_identical(synthetic_store: Path, tmp_path: Path) -> None:
     publish.publish(synthetic_store, tmp_path / "a")
     publish.publish(synthetic_store, tmp_path / "b")
-    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.*"))
-    files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*.*"))
+    files_a = sorted(
+        p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file()
+    )
+    files_b = sorted(
+        p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file()
+    )
     assert files_a == files_b
-    for name in files_a:  # markdown, index, raw runs and the plots themselves
+    assert any(name.name == "SHA256SUMS" for name in files_a)
+    for name in files_a:  # markdown, index, raw runs, the plots and their checksums
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
@@ -122,8 +132,9 @@ def test_plots_are_valid_pngs_and_every_link_resolves(published_once: Path) -> N
     folder = published_once / "synthetic"
     links = publish.links((folder / "leaderboard.md").read_text())
     pngs = [link for link in links if link.endswith(".png")]
-    # 2 groups x (final, P(X>Y), curves against iterations, episodes, queries, env steps) + ablation
-    assert len(set(pngs)) == 13
+    # 2 groups x (final, P(X>Y), curves against iterations, episodes, queries, env steps),
+    # a performance profile where scores are normalized (gridworld), and an ablation
+    assert len(set(pngs)) == 14
     for link in links:
         assert (folder / link).is_file(), link
     for link in set(pngs):
@@ -158,10 +169,12 @@ def test_hostile_names_are_escaped(tmp_path: Path) -> None:
     for seed in range(2):
         write_run(store, label=HOSTILE, seed=seed, target=5.0)
         write_run(store, label="plain", seed=seed, target=4.0)
-    text = _markdown(tmp_path / "store")
+    board = leaderboard.build(analysis.from_store(tmp_path / "store"), name="synthetic")
+    text = leaderboard.markdown(board)
     row = next(line for line in text.splitlines() if line.startswith("| 1 |"))
-    # exactly the table's 10 column separators: the name's pipe is escaped
-    assert len(re.findall(r"(?<!\\)\|", row)) == 10
+    # exactly the table's column separators: the name's pipe is escaped
+    columns = len(leaderboard.table_columns(board.sections[0]))
+    assert len(re.findall(r"(?<!\\)\|", row)) == columns + 1
     assert "<script>" not in text
     assert "&lt;script&gt;" in text
     assert "\\[link\\]" in text
@@ -178,6 +191,7 @@ def test_escape_is_inert_on_plain_names() -> None:
     assert leaderboard.escape("a\nb") == "a b"
 
 
+@pytest.mark.slow
 def test_a_report_goes_into_the_store(synthetic_store: Path, tmp_path: Path) -> None:
     store = Path(shutil.copytree(synthetic_store, tmp_path / "store"))
     path = publish.make_report(store)
@@ -187,6 +201,7 @@ def test_a_report_goes_into_the_store(synthetic_store: Path, tmp_path: Path) -> 
     assert all((path.parent / link).is_file() for link in publish.links(text))
 
 
+@pytest.mark.slow
 def test_a_swept_environment_setting_splits_groups_and_gets_an_ablation(tmp_path: Path) -> None:
     store = Store(tmp_path / "store", create=True)
     for seed in range(2):
@@ -211,3 +226,118 @@ def test_a_swept_environment_setting_splits_groups_and_gets_an_ablation(tmp_path
     ]
     written = leaderboard.draw(board, tmp_path / "out")
     assert all(p.read_bytes().startswith(PNG_SIGNATURE) for p in written)
+
+
+def _tamper_curves(folder: Path, edit) -> None:
+    path = folder / "raw" / "curves.parquet"
+    pl.read_parquet(path).pipe(edit).write_parquet(path)
+
+
+def _tamper_runs(folder: Path, edit) -> None:
+    path = folder / "raw" / "runs.json"
+    path.write_text(json.dumps(edit(json.loads(path.read_text()))))
+
+
+def _earlier_point(frame: pl.DataFrame) -> pl.DataFrame:
+    # an evaluation before the last, which `compare --last 2` would read but the board hides
+    target = (pl.col("run_id") == frame["run_id"][0]) & (pl.col("iteration") == 30)
+    return frame.with_columns(pl.when(target).then(0.5).otherwise(pl.col("score")).alias("score"))
+
+
+def _extra_parameter(records: list) -> list:
+    records[0]["spec"]["algorithm"]["params"]["secret"] = 1
+    return records
+
+
+TAMPERINGS = {
+    "an earlier curve point": lambda f: _tamper_curves(f, _earlier_point),
+    "the raw score doubled": lambda f: _tamper_curves(
+        f, lambda c: c.with_columns(pl.col("score") * 2)
+    ),
+    "an extra spec parameter": lambda f: _tamper_runs(f, _extra_parameter),
+}
+
+
+@pytest.mark.parametrize("tampering", sorted(TAMPERINGS))
+def test_check_fails_on_raw_data_the_markdown_does_not_show(published: Path, tampering) -> None:
+    TAMPERINGS[tampering](published / "synthetic")
+    try:
+        problems = [p.summary() for p in publish.check(published)]
+    except ZobenchError as exc:  # a record that no longer checks out is refused outright
+        problems = [str(exc)]
+    # the board's raw-data digest (or a number it shows) no longer matches, or a record's
+    # spec no longer matches its resolved configuration
+    assert any(
+        "synthetic/leaderboard.md: line" in p or "synthetic: unreadable published raw runs" in p
+        for p in problems
+    ), problems
+
+
+def test_check_fails_on_a_swapped_plot(published: Path) -> None:
+    plots = published / "synthetic" / "plots"
+    final, poi = next(plots.glob("gridworld-*-final.png")), next(plots.glob("gridworld-*-poi.png"))
+    final_bytes = final.read_bytes()
+    final.write_bytes(poi.read_bytes())
+    poi.write_bytes(final_bytes)
+    problems = [p.summary() for p in publish.check(published)]
+    assert len(problems) == 1
+    assert "SHA256SUMS" in problems[0]
+    assert final.name in problems[0] or poi.name in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "message"),
+    [
+        ("options.json", "[1, 2]", "bad leaderboard options (not a JSON object)"),
+        ("options.json", '{"name": "x", "last": "2"}', "last '2' is not a whole number"),
+        ("options.json", '{"name": "x", "format": "gif"}', "format 'gif'"),
+        ("options.json", '{"name": "x", "rank_by": "best"}', "rank_by 'best'"),
+        ("options.json", "{", "bad leaderboard options"),
+        ("runs.json", '[{"run_id": "abc"}]', "run_id 'abc' is invalid"),
+        ("runs.json", '[{"run_id": "0123456789abcdef", "status": "done"}]', "malformed spec"),
+        ("runs.json", '{"a": 1}', "not a list of records"),
+        ("runs.json", "[]", "not a non-empty list of run records"),
+        ("runs.json", "[3]", "a published record is a JSON int"),
+    ],
+)
+def test_check_refuses_a_hostile_folder_in_one_line(
+    published: Path, file: str, content: str, message: str
+) -> None:
+    (published / "synthetic" / "raw" / file).write_text(content)
+    result = CliRunner().invoke(cli, ["leaderboard", "--check", str(published)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert result.output.count("\n") == 1
+    assert result.output.startswith("Error:")
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_a_label_with_a_link_or_mathtext_publishes_and_checks(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store", create=True)
+    for seed in range(2):
+        write_run(store, label="x](javascript:alert(1))", seed=seed, target=5.0)
+        write_run(store, label="$x^{$", seed=seed, target=4.0)
+    publish.publish(tmp_path / "store", tmp_path / "boards", name="hostile")
+    assert publish.check(tmp_path / "boards") == []
+    text = (tmp_path / "boards" / "hostile" / "leaderboard.md").read_text()
+    assert "javascript" not in "".join(publish.links(text))
+
+
+def test_fixed_settings_written_in_the_suite_are_stated(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store", create=True)
+    for seed in range(2):
+        write_run(store, label="alpha", seed=seed, target=5.0, params={"evaluators": 5})
+        for pairs in (10, 20):  # swept: part of beta's entry names, not repeated as fixed
+            write_run(store, label="beta", seed=seed, target=4.0, params={"pairs": pairs})
+    text = _markdown(tmp_path / "store")
+    line = next(x for x in text.splitlines() if x.startswith("Fixed settings"))
+    assert line.endswith("preset): alpha: evaluators=5.")
+
+
+def test_the_digest_catches_an_edit_the_markdown_does_not_show(published: Path) -> None:
+    # env_steps appear in no table: only the raw-data digest can notice the edit
+    _tamper_curves(published / "synthetic", lambda c: c.with_columns(pl.col("env_steps") + 1))
+    problems = [p.summary() for p in publish.check(published)]
+    assert len(problems) == 1
+    assert "raw data: sha256" in problems[0]

@@ -22,6 +22,13 @@ _LAST = click.option(
     help="Final score of a run: mean of its last K evaluations.",
 )
 _SVG = click.option("--svg", is_flag=True, help="Write SVG plots instead of PNG.")
+_RANK_BY = click.option(
+    "--rank-by",
+    default="auc",
+    show_default=True,
+    help="Headline ranking of preference learners: 'auc' (area under the curve against "
+    "votes), 'final' (final score) or 'budget:<n>' (score at n votes).",
+)
 
 
 def _section_table(section: leaderboard.Section) -> Table:
@@ -29,7 +36,7 @@ def _section_table(section: leaderboard.Section) -> Table:
         title=f"{escape(section.title)} — {leaderboard.scale_text(section.kind)}",
         title_justify="left",
     )
-    for column in leaderboard.TABLE_COLUMNS:
+    for column in leaderboard.table_columns(section):
         table.add_column(column, overflow="fold")
     for cells in leaderboard.table_rows(section):
         table.add_row(*(escape(c) for c in cells))
@@ -40,20 +47,23 @@ def _section_table(section: leaderboard.Section) -> Table:
 @click.argument("out", type=click.Path(path_type=Path))
 @_LAST
 @_SVG
-def report_command(out: Path, last: int, svg: bool) -> None:
+@_RANK_BY
+def report_command(out: Path, last: int, svg: bool, rank_by: str) -> None:
     """Summarize a results folder: ranked tables here, markdown and plots in OUT/report/.
 
-    Each (environment, preference model, topology) group is ranked by the interquartile mean
-    (IQM) of the final normalized score, with 95% bootstrap confidence intervals and the
-    probability of beating the next entry (paired by seed). Plots: learning curves against
-    iterations, episodes, preference queries, env steps and messages; final scores; P(X > Y).
+    In each (environment, preference model, topology) group the preference learners are
+    ranked by the interquartile mean (IQM) of --rank-by (default: the area under the learning
+    curve against votes), with 95% bootstrap confidence intervals and the probability of
+    beating the next entry; scores at equal vote budgets and the budget to reach 0.5 and 0.9
+    follow. Plots: learning curves against iterations, episodes, preference queries, env steps
+    and messages; final scores; P(X > Y); performance profiles.
 
     \b
     Examples:
       zobench report results/quickstart
       zobench report results/quickstart --last 3 --svg
     """
-    board = publish.report_board(out, last=last, fmt="svg" if svg else "png")
+    board = publish.report_board(out, last=last, fmt="svg" if svg else "png", rank_by=rank_by)
     path = publish.write_report(out, board)
     console = Console()
     for section in board.sections:
@@ -77,8 +87,15 @@ def report_command(out: Path, last: int, svg: bool) -> None:
     is_flag=True,
     help="Check that published markdown matches its raw runs (PATH: default 'leaderboards').",
 )
+@click.option(
+    "--republish",
+    is_flag=True,
+    help="Re-render published boards from their raw runs and options (PATH: default "
+    "'leaderboards'), after a change of the board format.",
+)
 @_LAST
 @_SVG
+@_RANK_BY
 @click.pass_context
 def leaderboard_command(
     ctx: click.Context,
@@ -86,8 +103,10 @@ def leaderboard_command(
     target: Path,
     name: str | None,
     check: bool,
+    republish: bool,
     last: int,
     svg: bool,
+    rank_by: str,
 ) -> None:
     """Publish a results folder as a leaderboard, or check published ones.
 
@@ -95,12 +114,16 @@ def leaderboard_command(
     raw runs (raw/runs.json, raw/curves.parquet), and rewrites <--out>/README.md, the index,
     and <--out>/REPRODUCTION.md when <--out> holds a claims.toml (see zobench claims).
     --check re-derives each markdown (and the index, and REPRODUCTION.md when the folder holds
-    a claims.toml) from the raw runs alone and exits 1 with one line per file that differs.
+    a claims.toml) from the raw runs alone, compares every plot with its recorded sha256, and
+    exits 1 with one line per file that differs. --republish re-renders published boards from
+    their raw runs (each keeps its options: name, --last, format, --rank-by).
 
     \b
     Examples:
       zobench leaderboard results/quickstart --out leaderboards/
+      zobench leaderboard results/quickstart --rank-by budget:1e6
       zobench leaderboard --check leaderboards/
+      zobench leaderboard --republish leaderboards/
     """
     if check:
         folder = path or Path("leaderboards")
@@ -111,10 +134,22 @@ def leaderboard_command(
             ctx.exit(1)
         click.echo(f"{path or 'leaderboards'}: published markdown matches its raw runs")
         return
-    if path is None:
-        raise click.UsageError("give the results folder to publish (or --check)")
-    markdown = publish.publish(path, target, name=name, last=last, fmt="svg" if svg else "png")
-    click.echo(f"published {markdown} (index: {target / publish.INDEX})")
+    if republish:
+        folder = path or Path("leaderboards")
+        single = analysis.is_published(folder)
+        boards = [folder] if single else publish.published_folders(folder)
+        if not boards:
+            raise ZobenchError(f"{folder}: no published leaderboard (no */raw/runs.json) inside")
+        for board in boards:
+            click.echo(f"republished {publish.render(board)}")
+        target = folder.parent if single else folder
+    else:
+        if path is None:
+            raise click.UsageError("give the results folder to publish (or --check)")
+        markdown = publish.publish(
+            path, target, name=name, last=last, fmt="svg" if svg else "png", rank_by=rank_by
+        )
+        click.echo(f"published {markdown} (index: {target / publish.INDEX})")
     if (target / claims.CLAIMS).is_file():
         # Its numbers may come from the leaderboard just replaced: keep the report in step.
         try:

@@ -12,6 +12,7 @@ This module reads only stored files: it never imports the runner or the simulati
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +84,44 @@ def from_published(folder: str | Path) -> RunSet:
         curves = pl.read_parquet(raw / RAW_CURVES)
     except (OSError, ValueError, RecursionError, pl.exceptions.PolarsError) as exc:
         raise ZobenchError(f"{folder}: unreadable published raw runs ({exc})") from None
+    problem = _published_shape_problem(list(records), curves)
+    if problem:
+        raise ZobenchError(f"{raw / RAW_RUNS}: not published raw runs ({problem})")
     return RunSet(records, curves)
+
+
+def _published_shape_problem(records: Any, curves: pl.DataFrame) -> str:
+    """What is wrong with the shape of published records and curves; empty when nothing."""
+    if not isinstance(records, list) or not records:
+        return "not a non-empty list of run records"
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            return f"record {i} is not an object"
+        if not isinstance(record.get("run_id"), str):
+            return f"record {i} has no run_id"
+        spec = record.get("spec")
+        if not isinstance(spec, dict) or not isinstance(spec.get("label"), str):
+            return f"record {i} ({record['run_id']}) has no spec with a label"
+    missing = {"run_id", "iteration", "score", "score_normalized"} - set(curves.columns)
+    return f"curves lack {', '.join(sorted(missing))}" if missing else ""
+
+
+def digest(run_set: RunSet) -> str:
+    """sha256 of a run set's every record and curve value, independent of file encodings.
+
+    A board states it, so ``leaderboard --check`` notices an edit to any raw number, even one
+    the markdown does not show (an earlier curve point, the raw score, a spec's setting).
+    """
+    records, curves = compact(run_set)  # a store and its published copy: the same digest
+    hasher = hashlib.sha256(json.dumps(records, sort_keys=True).encode())
+    for name in sorted(curves.columns):
+        column = curves.get_column(name)
+        hasher.update(f"\n{name}:{column.dtype}\n".encode())
+        if column.dtype.is_numeric():
+            hasher.update(column.cast(pl.Float64).fill_null(float("nan")).to_numpy().tobytes())
+        else:
+            hasher.update(json.dumps(column.cast(pl.String).to_list()).encode())
+    return hasher.hexdigest()
 
 
 def is_published(folder: Path) -> bool:
@@ -333,18 +371,24 @@ class EntryStats:
     wall_s: float
 
 
-def entry_stats(group: pl.DataFrame, reps: int = 2000) -> list[EntryStats]:
-    """Each entry's summary, ranked by IQM (then mean, then name) — the leaderboard order."""
+def entry_stats(group: pl.DataFrame, column: str = "value") -> list[EntryStats]:
+    """Each entry's summary of ``column``, ranked by IQM (then mean, then name).
+
+    ``column`` is a per-run quantity of the group's rows: the final ``value`` (the default),
+    or an equal-budget one (:mod:`zobench.report.budgets`). Runs without a value (an offline
+    learner below its budget) are left out, and so is an entry left with no runs.
+    """
     out = []
-    for (entry,), part in group.group_by(["entry"], maintain_order=True):
-        part = part.sort(["seed", "run_id"])
-        values = part.get_column("value").to_numpy().astype(float)
+    kept = group.filter(pl.col(column).is_not_null() & pl.col(column).is_not_nan())
+    for part in kept.sort(["seed", "run_id"]).partition_by("entry", maintain_order=True):
+        entry = part.get_column("entry")[0]
+        values = part.get_column(column).to_numpy().astype(float)
         out.append(
             EntryStats(
                 entry=str(entry),
                 seeds=tuple(part.get_column("seed").to_list()),
                 values=values,
-                summary=stats.aggregate(values, reps=reps),
+                summary=stats.aggregate(values),
                 queries=float(part.get_column("queries").mean()),
                 episodes=float(part.get_column("episodes").mean()),
                 wall_s=float(part.get_column("wall_s").mean()),
@@ -353,28 +397,71 @@ def entry_stats(group: pl.DataFrame, reps: int = 2000) -> list[EntryStats]:
     return sorted(out, key=lambda e: (-e.summary.iqm, -e.summary.mean, e.entry))
 
 
-def improvement(x: EntryStats, y: EntryStats) -> tuple[float, bool]:
-    """P(x beats y) and whether it was paired by seed (both ran the same seeds, once each)."""
-    return seeded_improvement(x.values, x.seeds, y.values, y.seeds)
+def fixed_settings(
+    records: tuple[dict[str, Any], ...], group: pl.DataFrame
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The settings written in the suite that a group's runs hold fixed: shared, and per label.
+
+    Each run's spec holds the settings its suite wrote (``evaluators = 5``); everything else
+    ran at the component's default or preset. Settings that name a label's entries or define
+    the group are left out (the board shows them already). Returns the ``setting=value``
+    texts of the other components common to every run of the group, and per label those
+    common to its runs.
+    """
+    by_id = {r["run_id"]: r for r in records}
+    shown = set(task_columns(group))
+    naming = naming_settings(group)
+    per_label: dict[str, set[str]] = {}
+    for run_id, label in group.select("run_id", "label").iter_rows():
+        spec = by_id[run_id]["spec"]
+        written = {
+            f"{'' if kind == 'algorithm' else kind + '.'}{key}={setting_text(value)}"
+            for kind in COMPONENT_KINDS
+            for key, value in (spec.get(kind, {}).get("params") or {}).items()
+            if f"{kind}.{key}" not in shown and f"{kind}.{key}" not in naming[label]
+        }
+        per_label[label] = per_label[label] & written if label in per_label else written
+    common = set.intersection(*per_label.values()) if per_label else set()
+    shared = {s for s in common if "." in s.split("=", 1)[0]}  # environment., preference., …
+    own = {label: sorted(v - shared) for label, v in sorted(per_label.items()) if v - shared}
+    return sorted(shared), own
+
+
+def improvement(x: EntryStats, y: EntryStats, *, paired: bool = False) -> tuple[float, bool]:
+    """P(x beats y) and whether it was paired by seed.
+
+    Unpaired by default: rliable's Mann-Whitney share over all pairs of runs. ``paired`` asks
+    for the seed-by-seed share, used only when both entries ran the same seeds once each.
+    """
+    return seeded_improvement(x.values, x.seeds, y.values, y.seeds, paired=paired)
 
 
 def paired_by_seed(x_seeds: tuple[int, ...], y_seeds: tuple[int, ...]) -> bool:
-    """True when two entries ran the same seeds, once each: compare them seed by seed."""
+    """True when two entries ran the same seeds, once each: they can be compared seed by seed."""
     return x_seeds == y_seeds and len(set(x_seeds)) == len(x_seeds)
 
 
 def seeded_improvement(
-    x: np.ndarray, x_seeds: tuple[int, ...], y: np.ndarray, y_seeds: tuple[int, ...]
+    x: np.ndarray,
+    x_seeds: tuple[int, ...],
+    y: np.ndarray,
+    y_seeds: tuple[int, ...],
+    *,
+    paired: bool = False,
 ) -> tuple[float, bool]:
-    """:func:`improvement` on bare values with their seeds (in the same order)."""
-    paired = paired_by_seed(x_seeds, y_seeds)
-    if paired:
+    """:func:`improvement` on bare values with their seeds (in the same order).
+
+    Runs on the same seed here are barely correlated (different algorithms draw differently
+    from the same seed), so pairing discards most comparisons and its intervals undercover:
+    it is an option, not the default.
+    """
+    if paired and paired_by_seed(x_seeds, y_seeds):
         return stats.paired_probability_of_improvement(x, y), True
     return stats.probability_of_improvement(x, y), False
 
 
 def improvement_matrix(entries: list[EntryStats]) -> np.ndarray:
-    """``M[i, j]`` = P(entry i beats entry j) (paired where possible); NaN on the diagonal."""
+    """``M[i, j]`` = P(entry i beats entry j) (unpaired); NaN on the diagonal."""
     size = len(entries)
     matrix = np.full((size, size), np.nan)
     for i, x in enumerate(entries):

@@ -33,11 +33,11 @@ import polars as pl
 
 from zobench.config import validate
 from zobench.errors import ConfigError, ZobenchError, did_you_mean
-from zobench.report import analysis, leaderboard, publish, stats
+from zobench.report import analysis, budgets, leaderboard, publish, stats
 
 CLAIMS, REPRODUCTION = publish.CLAIMS, publish.REPRODUCTION
 CONFIDENCE = 0.95
-REPS = 2000
+REPS = stats.REPS
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,10 @@ class CheckSpec:
     """``similar``: the largest IQM difference that still counts as equal."""
     threshold: float = 0.9
     """``at-least``: the IQM to reach."""
+    quantity: str = "final"
+    """What is compared: ``final`` (final normalized score), ``auc`` (average score over the
+    group's vote budget), ``budget:<n>`` (score at n votes), ``iteration:<n>`` (score at
+    iteration n) or ``votes-to:<t>`` (votes to reach normalized score t; fewer is better)."""
 
     def __post_init__(self) -> None:
         if self.test != "at-least" and not self.than:
@@ -71,6 +75,25 @@ class CheckSpec:
             raise ValueError("test 'at-least' compares one entry with 'threshold': drop 'than'")
         if self.tolerance < 0:
             raise ValueError(f"tolerance must be non-negative, got {self.tolerance}")
+        parse_quantity(self.quantity)
+        if self.test == "cheaper" and self.quantity != "final":
+            raise ValueError("test 'cheaper' compares wall-clock time: drop 'quantity'")
+
+
+def parse_quantity(text: str) -> tuple[str, float | None]:
+    """``final``, ``auc``, ``budget:<n>``, ``iteration:<n>`` or ``votes-to:<t>`` → (kind, n)."""
+    if text in ("final", "auc"):
+        return text, None
+    kind, _, amount = text.partition(":")
+    try:
+        value = float(amount)
+    except ValueError:
+        value = float("nan")
+    if kind in ("budget", "iteration", "votes-to") and np.isfinite(value) and value >= 0:
+        return kind, value
+    raise ValueError(
+        f"quantity {text!r}: use final, auc, budget:<votes>, iteration:<n> or votes-to:<score>"
+    )
 
 
 @dataclass(frozen=True)
@@ -174,12 +197,25 @@ def load(folder: Path) -> tuple[ClaimsFile, list[tuple[ClaimSpec, list[CheckSpec
 
 
 class _Finals:
-    """Final-score frames of the published leaderboards under a folder, read once each."""
+    """Final-score frames (and curves) of the published leaderboards under a folder, read once."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.names = [p.name for p in publish.published_folders(folder)]
         self._frames: dict[str, pl.DataFrame] = {}
+        self._curves: dict[str, pl.DataFrame] = {}
+
+    def curves(self, name: str) -> pl.DataFrame:
+        """The board's curve rows with each run's entry and score scale."""
+        if name not in self._curves:
+            board = self.folder / name
+            frame = analysis.long_frame(analysis.from_published(board))
+            self._curves[name] = analysis.curve_rows(frame, self(name))
+        return self._curves[name]
+
+    def query_budget(self, name: str) -> float:
+        """The most votes any run of the board spent: the end of its AUC."""
+        return float(np.nanmax(self.curves(name).get_column("queries").to_numpy(), initial=0.0))
 
     def __call__(self, name: str) -> pl.DataFrame:
         if name not in self.names:
@@ -224,13 +260,42 @@ def _select(
     return rows.sort(["seed", "run_id"])
 
 
-def _side(rows: pl.DataFrame, board: str, entry: str, cost: bool) -> Side:
+def _quantity_values(finals: _Finals, board: str, rows: pl.DataFrame, quantity: str) -> np.ndarray:
+    """Per run (in ``rows``' order) the quantity a check compares, from the runs' curves."""
+    kind, amount = parse_quantity(quantity)
+    if kind == "final":
+        return rows.get_column("value").to_numpy()
+    curves = finals.curves(board).filter(
+        pl.col("run_id").is_in(rows.get_column("run_id").implode())
+    )
+    values = []
+    for run_id in rows.get_column("run_id").to_list():
+        run = curves.filter(pl.col("run_id") == run_id).sort("iteration")
+        spent, score = run.get_column("queries").to_numpy(), run.get_column("value").to_numpy()
+        if kind == "auc":
+            values.append(stats.area_under_curve(spent, score, finals.query_budget(board)))
+        elif kind == "budget":
+            trained = run.get_column("iteration").to_numpy() > 0
+            values.append(stats.score_at_budget(spent[trained], score[trained], amount or 0))
+        elif kind == "iteration":
+            at = run.get_column("iteration").to_numpy()
+            values.append(stats.score_at_budget(at, score, amount or 0))
+        else:
+            values.append(stats.budget_to_threshold(spent, score, amount or 0))
+    return np.array(values, dtype=float)
+
+
+def _side(
+    finals: _Finals, rows: pl.DataFrame, board: str, entry: str, cost: bool, quantity: str
+) -> Side:
     if cost:
         values = (rows.get_column("wall_s") / rows.get_column("iteration")).to_numpy()
     else:
         if rows.get_column("value_kind")[0] != "normalized":
             raise ZobenchError(f"{board}: '{entry}' has no normalized scores to compare")
-        values = rows.get_column("value").to_numpy()
+        values = _quantity_values(finals, board, rows, quantity)
+        if np.isnan(values).any():
+            raise ZobenchError(f"{board}: '{entry}' has no score at {quantity}")
     exact = rows.get_column("ref_optimal_exact") if "ref_optimal_exact" in rows.columns else None
     approximate = exact is not None and not bool(exact.fill_null(True).all())
     seeds = tuple(int(s) for s in rows.get_column("seed").to_list())
@@ -242,6 +307,9 @@ def _interval(low: float, high: float, fmt: Callable[[float], str]) -> str:
 
 
 def _score(value: float) -> str:
+    # votes to a threshold are large (or infinite: never reached); scores are within ±10
+    if not np.isfinite(value) or abs(value) >= 1000:
+        return budgets.budget_text(value)
     return leaderboard.number(value, 3)
 
 
@@ -269,9 +337,9 @@ def _decide(inside: bool, outside: bool) -> bool | None:
     return True if inside else False if outside else None
 
 
-def _better(a: Side, b: Side, *, cost: bool) -> tuple[bool | None, str]:
-    # Cost: lower is better, so compare negated times.
-    x, y = (-a.values, -b.values) if cost else (a.values, b.values)
+def _better(a: Side, b: Side, *, lower: bool, cost: bool) -> tuple[bool | None, str]:
+    # Time and votes to a threshold: lower is better, so compare negated values.
+    x, y = (-a.values, -b.values) if lower else (a.values, b.values)
     p, paired = analysis.seeded_improvement(x, a.seeds, y, b.seeds)
     low, high = stats.improvement_ci(x, y, paired=paired, confidence=CONFIDENCE, reps=REPS)
     fmt, unit = (_millis, " ms/it") if cost else (_score, "")
@@ -285,9 +353,8 @@ def _better(a: Side, b: Side, *, cost: bool) -> tuple[bool | None, str]:
 
 
 def _similar(a: Side, b: Side, tolerance: float) -> tuple[bool | None, str]:
-    paired = analysis.paired_by_seed(a.seeds, b.seeds)
     low, high = stats.iqm_difference_ci(
-        a.values, b.values, paired=paired, confidence=CONFIDENCE, reps=REPS
+        a.values, b.values, paired=False, confidence=CONFIDENCE, reps=REPS
     )
     difference = stats.iqm(a.values) - stats.iqm(b.values)
     text = (
@@ -309,19 +376,32 @@ def _evaluate(finals: _Finals, spec: ClaimSpec, check: CheckSpec, place: str) ->
     board = check.leaderboard or spec.leaderboard
     where = check.where or spec.where
     cost = check.test == "cheaper"
-    a = _side(_select(finals, board, check.entry, where, place), board, check.entry, cost)
+    a = _side(
+        finals,
+        _select(finals, board, check.entry, where, place),
+        board,
+        check.entry,
+        cost,
+        check.quantity,
+    )
     if check.test == "at-least":
         holds, text = _at_least(a, check.threshold)
-        return Outcome(check, holds, text, a.approximate)
+        return Outcome(check, holds, _labelled(check, text), a.approximate)
     than_board = check.than_leaderboard or board
     than_where = check.than_where or where
     rows = _select(finals, than_board, check.than, than_where, place)
-    b = _side(rows, than_board, check.than, cost)
+    b = _side(finals, rows, than_board, check.than, cost, check.quantity)
     if check.test == "similar":
         holds, text = _similar(a, b, check.tolerance)
     else:
-        holds, text = _better(a, b, cost=cost)
-    return Outcome(check, holds, text, a.approximate or b.approximate)
+        lower = cost or check.quantity.startswith("votes-to")
+        holds, text = _better(a, b, lower=lower, cost=cost)
+    return Outcome(check, holds, _labelled(check, text), a.approximate or b.approximate)
+
+
+def _labelled(check: CheckSpec, text: str) -> str:
+    """A check's numbers, prefixed with the quantity compared unless it is the final score."""
+    return text if check.quantity == "final" else f"({check.quantity}) {text}"
 
 
 def evaluate(folder: str | Path) -> tuple[ClaimsFile, list[Result]]:
@@ -343,12 +423,14 @@ _MARK = {True: "holds", False: "fails", None: "unclear"}
 
 RULES = """\
 Every number is computed from the raw runs published beside each leaderboard. A run's score is
-its final normalized score (0 = the uniform policy, 1 = the environment's reference policy);
-an entry's score is the interquartile mean (IQM) over its seeds with a 95% stratified-bootstrap
-interval (2,000 resamples, fixed seed). A check
+its final normalized score (0 = the uniform policy, 1 = the environment's reference policy)
+unless the check names another quantity: `auc` (average score over the group's vote budget),
+`budget:<n>` (score at n votes), `iteration:<n>` or `votes-to:<t>` (votes to reach t, fewer
+being better). An entry's score is the interquartile mean (IQM) over its seeds with a 95%
+percentile-bootstrap interval (10,000 resamples, fixed seed). A check
 
 - **beats** (`better`): P(X beats Y), the probability that a run of X scores above a run of Y
-  (paired by seed where both ran the same seeds), with a 95% bootstrap interval. It *holds* when
+  (rliable's unpaired estimator over all pairs of runs), with a 95% bootstrap interval. It *holds* when
   the interval lies above ½, *fails* when it lies below ½, and is *unclear* otherwise;
 - **equal within ±t** (`similar`): IQM(X) − IQM(Y) with a 95% bootstrap interval; it holds when
   the interval lies within ±t, fails when it lies wholly outside, and is unclear otherwise;

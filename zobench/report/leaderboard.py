@@ -1,10 +1,12 @@
 """Leaderboard markdown from a run set: ranked tables with CIs, plot links, a provenance footer.
 
 For each group of runs with the same (environment, preference model, topology) and task settings,
-a table ranked by the IQM of the final normalized score (the raw score where a group has no
-reference for normalizing), with the IQM's 95% stratified-bootstrap CI, mean ± std, the budget
-spent (queries, episodes, final ledger values averaged over seeds), wall time, seeds and the
-probability that each entry beats the next one (paired by seed where the seeds match).
+the preference learners ranked by the board's ``rank_by`` quantity (the IQM over seeds of the
+AUC against votes by default; the final score; or the score at a number of votes) with 95%
+bootstrap CIs, the final score, its optimality gap, the budget spent, wall time, seeds and the
+probability that each entry beats the next (unpaired); then the scores at a ladder of equal
+vote budgets, the budgets to reach 0.5 and 0.9 (:mod:`zobench.report.budgets`), the entries
+that read rewards, ranked apart on their own axis, and the references that spend nothing.
 
 The markdown is a pure function of the runs and the options: groups and entries are sorted, the
 bootstrap seed is fixed, dates come from the runs, never from the clock. :func:`build` computes
@@ -14,63 +16,27 @@ everything once; :func:`markdown` renders it and :func:`draw` writes the plots i
 from __future__ import annotations
 
 import hashlib
-import html
 import itertools
 import json
-import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
-from zobench.report import analysis, stats
+from zobench.errors import ZobenchError
+from zobench.report import analysis, budgets, stats
 from zobench.report.analysis import BUDGET_LABELS, EntryStats, RunSet
+from zobench.report.formatting import decimals as decimals  # re-exported names
+from zobench.report.formatting import escape as escape
+from zobench.report.formatting import group_title as group_title
+from zobench.report.formatting import natural_key as natural_key
+from zobench.report.formatting import number as number
+from zobench.report.formatting import scale_text as scale_text
+from zobench.report.formatting import slug as slug
 
 PLOTS = "plots"
 """Folder of the plots, next to the markdown."""
-
-
-def escape(text: Any) -> str:
-    """Plugin-provided text made inert in markdown: no tables broken, links, code or HTML.
-
-    HTML metacharacters become entities first; then every markdown metacharacter gets a
-    backslash (``&`` of the entities excepted); line breaks become spaces. Parentheses and
-    dashes stay: without an unescaped ``]`` before them they link nothing, and no escaped
-    text starts a line.
-    """
-    text = " ".join(str(text).split())
-    text = html.escape(text, quote=False)  # & < > → entities
-    return re.sub(r"([\\`*_{}\[\]#!|~])", r"\\\1", text)
-
-
-def slug(text: str, key: str | None = None) -> str:
-    """A safe file-name stem: lowercase words of ``text`` plus a short hash of ``key`` (or text).
-
-    The hash keeps stems unique when two names differ only in characters the words drop.
-    """
-    words = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48].strip("-")
-    digest = hashlib.sha256((text if key is None else key).encode()).hexdigest()[:6]
-    return f"{words}-{digest}" if words else digest
-
-
-def decimals(kind: str, entries: list[EntryStats]) -> int:
-    """Decimals for a group's scores: 3 when normalized, else 4 significant digits of the largest.
-
-    One count per group keeps a column aligned and comparable (``3.660``, not ``3.66``).
-    """
-    largest = max((float(np.max(np.abs(e.values))) for e in entries), default=0.0)
-    if kind == "normalized" or largest == 0 or not math.isfinite(largest):
-        return 3
-    return min(6, max(0, 3 - math.floor(math.log10(largest))))
-
-
-def number(value: float, places: int) -> str:
-    """A score with ``places`` decimals (never ``-0.000``)."""
-    text = f"{value:.{places}f}"
-    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
 @dataclass
@@ -84,13 +50,41 @@ class Plot:
 
 
 @dataclass
+class Ranking:
+    """Entries ranked on one quantity, with P(beats next) between neighbours (unpaired)."""
+
+    quantity: str
+    """What is ranked, as the board says it (``AUC against votes (0 to 8M)``)."""
+    entries: list[EntryStats]
+    improvement: list[tuple[float, bool] | None]
+
+
+def _ranking(quantity: str, entries: list[EntryStats]) -> Ranking:
+    pairs = [analysis.improvement(a, b) for a, b in itertools.pairwise(entries)]
+    return Ranking(quantity, entries, [*pairs, None])
+
+
+@dataclass
 class Section:
-    """One leaderboard group: its task, score scale, ranked entries and plots."""
+    """One leaderboard group: its task, score scale, rankings, budget views and plots."""
 
     task: dict[str, Any]
     kind: str
-    entries: list[EntryStats]
-    improvement: list[tuple[float, bool] | None]
+    learners: Ranking
+    """Preference learners (they spend votes), ranked by the board's headline quantity."""
+    readers: Ranking
+    """Entries that read rewards, ranked on their own axis (reward observations)."""
+    references: list[EntryStats]
+    """Entries that spend no budget at all (``uniform``): final scores only."""
+    final: dict[str, EntryStats]
+    """Every entry's final-score summary, by entry name."""
+    budgets: budgets.GroupBudgets
+    rungs: list[dict[str, EntryStats]]
+    """Per rung of ``budgets.rungs``: entry → its scores at that many votes."""
+    thresholds: dict[str, dict[str, tuple[float, float, float, int, int]]]
+    """Entry → column → (median, low, high, runs reaching, runs) of a budget to threshold."""
+    settings: tuple[list[str], dict[str, list[str]]]
+    """Fixed settings written in the suite: the group's, and each label's own."""
     plots: list[Plot] = field(default_factory=list)
     approximate: bool = False
     """True when some run's optimum was the reference policy's Monte Carlo value."""
@@ -100,24 +94,13 @@ class Section:
         """Plain-text title of the group (see :func:`group_title`)."""
         return group_title(self.task)
 
-
-def group_title(task: dict[str, Any]) -> str:
-    """A group's plain-text title: component names joined by ``·``, then its task settings."""
-    names = [str(task[c]) for c in analysis.GROUP_NAMES if task.get(c) is not None]
-    settings = [f"{k}={analysis.setting_text(v)}" for k, v in task.items() if "." in k]
-    return " · ".join(names) + (f" ({', '.join(settings)})" if settings else "")
-
-
-def scale_text(kind: str, *, approximate: bool = False) -> str:
-    """What a group's scores are: normalized (against an exact or approximate optimum), or raw."""
-    if kind == "normalized" and approximate:
-        return (
-            "final normalized score (0 = uniform policy, 1 = the Monte Carlo value of the "
-            "environment's reference policy: an approximate optimum, which a learner can exceed)"
-        )
-    if kind == "normalized":
-        return "final normalized score (0 = uniform policy, 1 = optimal policy)"
-    return "final raw score (no reference to normalize by in this group)"
+    @property
+    def entries(self) -> list[EntryStats]:
+        """Every entry's final-score summary in board order: learners, readers, references."""
+        order = [e.entry for e in (*self.learners.entries, *self.readers.entries)]
+        order += [e.entry for e in self.references]
+        order += sorted(set(self.final) - set(order))
+        return [self.final[name] for name in order]
 
 
 @dataclass
@@ -129,22 +112,78 @@ class Leaderboard:
     sections: list[Section]
     ablations: list[Plot]
     records: tuple[dict[str, Any], ...]
+    rank_by: str = "auc"
+    digest: str = ""
+    """sha256 of the raw runs (:func:`analysis.digest`)."""
 
 
-def _section(task: dict[str, Any], group: pl.DataFrame, curves: pl.DataFrame, fmt: str) -> Section:
+def _headline(rank_by: str, axis: str, end: float, rungs: tuple[float, ...]) -> tuple[str, str]:
+    """The column and the words of what a ranking on ``axis`` is by."""
+    kind, amount = budgets.parse_rank_by(rank_by)
+    label = budgets.AXIS_LABELS[axis]
+    if kind == "budget" and axis == budgets.QUERIES and amount is not None:
+        return f"at_{rungs.index(amount)}", f"score at {budgets.budget_text(amount)} votes"
+    if kind == "final":
+        return "value", "final score"
+    return "auc", f"AUC against {label} (0 to {budgets.budget_text(end)})"
+
+
+def _section(
+    task: dict[str, Any],
+    group: pl.DataFrame,
+    curves: pl.DataFrame,
+    fmt: str,
+    rank_by: str,
+    records: tuple[dict[str, Any], ...],
+) -> Section:
     kind = group.get_column("value_kind")[0]
-    entries = analysis.entry_stats(group)
-    pairs = [analysis.improvement(a, b) for a, b in itertools.pairwise(entries)]
-    exact = group.get_column("ref_optimal_exact") if "ref_optimal_exact" in group.columns else None
-    approximate = exact is not None and bool((exact == False).any())  # noqa: E712 (polars)
-    section = Section(task, kind, entries, [*pairs, None], approximate=approximate)
-    stem = f"{PLOTS}/{slug(section.title, json.dumps(task, sort_keys=True, default=str))}"
-    section.plots.append(Plot("final scores", f"{stem}-final.{fmt}", "final", (entries, kind)))
-    if len(entries) > 1:
-        matrix = analysis.improvement_matrix(entries)
-        section.plots.append(Plot("P(X beats Y)", f"{stem}-poi.{fmt}", "poi", (entries, matrix)))
     run_ids = group.get_column("run_id")
     rows = curves.filter(pl.col("run_id").is_in(run_ids.implode()))
+    _, amount = budgets.parse_rank_by(rank_by)
+    view = budgets.group_budgets(rows, kind, (amount,) if amount is not None else ())
+    group = group.join(view.runs.drop("entry", "seed"), on="run_id", how="left")
+    final = {e.entry: e for e in analysis.entry_stats(group)}
+
+    def ranked(axis: str) -> Ranking:
+        part = group.filter(pl.col("axis") == axis)
+        column, words = _headline(rank_by, axis, view.ends.get(axis, 0.0), view.rungs)
+        return _ranking(words, analysis.entry_stats(part, column))
+
+    learners, readers = ranked(budgets.QUERIES), ranked(budgets.REWARDS)
+    references = analysis.entry_stats(group.filter(pl.col("axis").is_null()))
+    learning = group.filter(pl.col("axis") == budgets.QUERIES)
+    rungs = [
+        {e.entry: e for e in analysis.entry_stats(learning, f"at_{i}")}
+        for i in range(len(view.rungs))
+    ]
+    exact = group.get_column("ref_optimal_exact") if "ref_optimal_exact" in group.columns else None
+    approximate = exact is not None and bool((exact == False).any())  # noqa: E712 (polars)
+    section = Section(
+        task,
+        kind,
+        learners,
+        readers,
+        references,
+        final,
+        view,
+        rungs,
+        budgets.threshold_stats(group, view),
+        analysis.fixed_settings(records, group),
+        approximate=approximate,
+    )
+    entries = section.entries
+    stem = f"{PLOTS}/{slug(section.title, json.dumps(task, sort_keys=True, default=str))}"
+    by_final = sorted(entries, key=lambda e: (-e.summary.iqm, -e.summary.mean, e.entry))
+    section.plots.append(Plot("final scores", f"{stem}-final.{fmt}", "final", (by_final, kind)))
+    if len(entries) > 1:
+        ordered = sorted(entries, key=lambda e: natural_key(e.entry))
+        matrix = analysis.improvement_matrix(ordered)
+        section.plots.append(Plot("P(X beats Y)", f"{stem}-poi.{fmt}", "poi", (ordered, matrix)))
+    if kind == "normalized":
+        section.plots.append(
+            Plot("performance profile", f"{stem}-profile.{fmt}", "profile", (entries,))
+        )
+    order = [e.entry for e in entries]
     for budget in analysis.BUDGETS:
         if budget in rows.columns and rows.get_column(budget).n_unique() > 1:
             path = f"{stem}-curves-{budget.replace('_', '-')}.{fmt}"
@@ -153,7 +192,7 @@ def _section(task: dict[str, Any], group: pl.DataFrame, curves: pl.DataFrame, fm
                     f"curves against {BUDGET_LABELS[budget]}",
                     path,
                     "curves",
-                    (rows, budget, kind, [e.entry for e in entries]),
+                    (rows, budget, kind, order),
                 )
             )
     return section
@@ -218,13 +257,31 @@ def _ablations(final: pl.DataFrame, fmt: str) -> list[Plot]:
     return sorted(plots, key=lambda p: p.path)
 
 
-def build(run_set: RunSet, *, name: str, last: int = 1, fmt: str = "png") -> Leaderboard:
-    """Compute a leaderboard: final scores (mean of the last ``last`` evaluations), groups, plots."""
+def build(
+    run_set: RunSet, *, name: str, last: int = 1, fmt: str = "png", rank_by: str = "auc"
+) -> Leaderboard:
+    """Compute a leaderboard: final scores (mean of the last ``last`` evaluations), equal-budget
+    views, groups ranked by ``rank_by`` (``auc``, ``final`` or ``budget:<n>``), plots."""
+    try:
+        budgets.parse_rank_by(rank_by)
+    except ValueError as exc:
+        raise ZobenchError(str(exc)) from None
     frame = analysis.long_frame(run_set)
     final = analysis.final_scores(frame, last)
     curves = analysis.curve_rows(frame, final)
-    sections = [_section(task, group, curves, fmt) for task, group in analysis.groups(final)]
-    return Leaderboard(name, last, sections, _ablations(final, fmt), run_set.records)
+    sections = [
+        _section(task, group, curves, fmt, rank_by, run_set.records)
+        for task, group in analysis.groups(final)
+    ]
+    return Leaderboard(
+        name,
+        last,
+        sections,
+        _ablations(final, fmt),
+        run_set.records,
+        rank_by,
+        analysis.digest(run_set),
+    )
 
 
 def draw(board: Leaderboard, folder: Path) -> list[Path]:
@@ -240,6 +297,8 @@ def draw(board: Leaderboard, folder: Path) -> list[Path]:
                 plots.final_scores(*plot.args, section.title, path)
             elif plot.kind == "poi":
                 plots.improvement_heatmap(*plot.args, section.title, path)
+            elif plot.kind == "profile":
+                plots.performance_profiles(plot.args[0], section.title, path)
             else:
                 plots.learning_curves(*plot.args, section.title, path)
             written.append(path)
@@ -250,50 +309,129 @@ def draw(board: Leaderboard, folder: Path) -> list[Path]:
     return written
 
 
-TABLE_COLUMNS: tuple[str, ...] = (
-    "rank",
-    "algorithm",
-    "IQM [95% CI]",
-    "mean ± std",
-    "queries",
-    "episodes",
-    "wall s",
-    "seeds",
-    "P(beats next)",
-)
+def _ci(summary: stats.Aggregate, places: int) -> str:
+    return (
+        f"{number(summary.iqm, places)} "
+        f"[{number(summary.ci_low, places)}, {number(summary.ci_high, places)}]"
+    )
 
 
-def table_rows(section: Section) -> list[list[str]]:
-    """The cells of a group's table as plain text (names not yet escaped), in rank order."""
-    places, rows = decimals(section.kind, section.entries), []
-    for rank, (entry, beats) in enumerate(
-        zip(section.entries, section.improvement, strict=True), 1
-    ):
-        s = entry.summary
-        p = "–" if beats is None else f"{beats[0]:.2f}" + (" (paired)" if beats[1] else "")
+def table_columns(section: Section, ranking: Ranking | None = None) -> list[str]:
+    """The header of a ranking's table (the learners' by default)."""
+    ranking = ranking or section.learners
+    headline = [] if ranking.quantity == "final score" else [f"{ranking.quantity}: IQM [95% CI]"]
+    gap = ["optimality gap [95% CI]"] if section.kind == "normalized" else []
+    return [
+        "rank",
+        "algorithm",
+        *headline,
+        "final: IQM [95% CI]",
+        "final: mean ± std",
+        *gap,
+        "queries",
+        "episodes",
+        "wall s",
+        "seeds",
+        "P(beats next)",
+    ]
+
+
+def table_rows(section: Section, ranking: Ranking | None = None) -> list[list[str]]:
+    """The cells of a ranking's table as plain text (names not yet escaped), in rank order.
+
+    The learners' ranking by default; a reference (it spends nothing) has no rank or P.
+    """
+    ranking = ranking or section.learners
+    places = decimals(section.kind, list(section.final.values()))
+    headline = ranking.quantity != "final score"
+    rows = []
+    listed: list[tuple[str, EntryStats | None, tuple[float, bool] | None]] = [
+        (str(rank), entry, beats)
+        for rank, (entry, beats) in enumerate(
+            zip(ranking.entries, ranking.improvement, strict=True), 1
+        )
+    ]
+    for rank, entry, beats in listed:
+        assert entry is not None
+        final = section.final[entry.entry]
+        s = final.summary
+        gap = []
+        if section.kind == "normalized":
+            low, high = stats.stratified_bootstrap_ci(final.values, stats.optimality_gap)
+            gap_value = stats.optimality_gap(final.values)
+            gap = [f"{number(gap_value, places)} [{number(low, places)}, {number(high, places)}]"]
         rows.append(
             [
-                str(rank),
+                rank,
                 entry.entry,
-                f"{number(s.iqm, places)} [{number(s.ci_low, places)}, {number(s.ci_high, places)}]",
+                *([_ci(entry.summary, places)] if headline else []),
+                _ci(s, places),
                 f"{number(s.mean, places)} ± {number(s.std, places)}",
-                f"{entry.queries:,.0f}",
-                f"{entry.episodes:,.0f}",
-                f"{entry.wall_s:.2f}",
+                *gap,
+                f"{final.queries:,.0f}",
+                f"{final.episodes:,.0f}",
+                f"{final.wall_s:.2f}",
                 str(s.runs),
-                p,
+                "–" if beats is None else f"{beats[0]:.2f}" + (" (paired)" if beats[1] else ""),
             ]
         )
     return rows
 
 
-def _table(section: Section) -> list[str]:
-    lines = ["| " + " | ".join(TABLE_COLUMNS) + " |", "|---:|---|---|---|---:|---:|---:|---:|---:|"]
-    for cells in table_rows(section):
+def _markdown_table(header: list[str], rows: list[list[str]], names: int = 1) -> list[str]:
+    """A markdown table; column ``names`` (plugin-provided text) is escaped."""
+    align = ["---" if i == names or not h else "---:" for i, h in enumerate(header)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    for cells in rows:
         lines.append(
-            "| " + " | ".join(escape(c) if i == 1 else c for i, c in enumerate(cells)) + " |"
+            "| " + " | ".join(escape(c) if i == names else c for i, c in enumerate(cells)) + " |"
         )
     return lines
+
+
+def _table(section: Section, ranking: Ranking | None = None) -> list[str]:
+    return _markdown_table(table_columns(section, ranking), table_rows(section, ranking))
+
+
+def rung_rows(section: Section) -> tuple[list[str], list[list[str]]]:
+    """The equal-budget table: learners by rows, vote budgets by columns, IQM [CI] (rank)."""
+    places = decimals(section.kind, list(section.final.values()))
+    rungs = section.budgets.rungs
+    header = ["algorithm", *(f"{budgets.budget_text(r)} votes" for r in rungs)]
+    ranks = [{e.entry: i for i, e in enumerate(at.values(), 1)} for at in section.rungs]
+    rows = []
+    for entry in section.learners.entries:
+        cells = [entry.entry]
+        for at, rank in zip(section.rungs, ranks, strict=True):
+            stat = at.get(entry.entry)
+            cells.append(
+                "–" if stat is None else f"{_ci(stat.summary, places)} ({rank[entry.entry]})"
+            )
+        rows.append(cells)
+    return header, rows
+
+
+def threshold_rows(section: Section) -> tuple[list[str], list[list[str]]]:
+    """Budget to threshold: median over runs [95% CI] on the entry's axis and in episodes."""
+    ts = section.budgets.thresholds
+    header = [
+        "algorithm",
+        "axis",
+        *(f"to {t:g}" for t in ts),
+        *(f"episodes to {t:g}" for t in ts),
+    ]
+    rows = []
+    for ranking in (section.learners, section.readers):
+        for entry in ranking.entries:
+            cells = section.thresholds.get(entry.entry, {})
+            axis = budgets.AXIS_LABELS[
+                budgets.QUERIES if ranking is section.learners else budgets.REWARDS
+            ]
+            row = [entry.entry, axis]
+            for column in [f"to_{w}_{t}" for w in ("axis", "episodes") for t in ts]:
+                row.append(budgets.threshold_text(cells.get(column)))
+            rows.append(row)
+    return header, rows
 
 
 def _values(records: tuple[dict[str, Any], ...], *keys: str) -> list[str]:
@@ -314,7 +452,7 @@ def suite_hash(records: tuple[dict[str, Any], ...]) -> str:
     return hashlib.sha256(ids.encode()).hexdigest()[:16]
 
 
-def _footer(records: tuple[dict[str, Any], ...], raw_links: bool) -> list[str]:
+def _footer(records: tuple[dict[str, Any], ...], raw_links: bool, digest: str) -> list[str]:
     plugins = sorted(
         {
             f"{c.get('distribution')} {c.get('version')}"
@@ -343,6 +481,7 @@ def _footer(records: tuple[dict[str, Any], ...], raw_links: bool) -> list[str]:
         f"- suite hash: `{suite_hash(records)}` (sha256 of the sorted run ids, "
         f"{len(records)} runs)",
         f"- runs computed: {span}",
+        f"- raw data: sha256 `{digest}` (every record and curve value)",
     ]
     if commits:
         lines.append(f"- git commit: {escape(', '.join(commits))}")
@@ -354,6 +493,82 @@ def _footer(records: tuple[dict[str, Any], ...], raw_links: bool) -> list[str]:
     return lines
 
 
+def _preamble(board: Leaderboard) -> str:
+    kind, amount = budgets.parse_rank_by(board.rank_by)
+    headline = {
+        "auc": "the area under its learning curve against votes (AUC: the average score over "
+        "the group's vote budget, the curve a step function from the first evaluation on)",
+        "final": "its final score",
+        "budget": f"its score at {budgets.budget_text(amount or 0)} votes",
+    }[kind]
+    return (
+        f"Final score of a run: mean of its last {board.last} evaluation"
+        f"{'s' if board.last > 1 else ''}. Preference learners are ranked by {headline}, "
+        f'as the interquartile mean (IQM) over seeds (`rank_by = "{board.rank_by}"`); '
+        "entries that read rewards are ranked among themselves on reward observations, and "
+        "entries that spend no budget are references. Intervals: 95% "
+        f"{stats.CI_METHOD} ({stats.REPS:,} resamples, seed 0, stratified by task). "
+        "P(beats next): probability that a run of this entry scores above a run of the next "
+        "on the ranked quantity (rliable's unpaired estimator over all pairs of runs). "
+        "Scores at equal budgets: the last evaluation that had spent at most that many votes "
+        "(after the initial policy: an offline learner has none before its budget; an entry "
+        "that spent less in all keeps its final score); rungs 1, 2, 5 × 10^k from the first "
+        "trained policy to the group's budget. Budget to a "
+        "threshold: the median over runs of the budget at which a run first reaches it."
+    )
+
+
+def _section_markdown(section: Section) -> list[str]:
+    scale = scale_text(section.kind, approximate=section.approximate)
+    links = " · ".join(f"[{p.text}]({p.path})" for p in section.plots)
+    lines = ["", f"## {escape(section.title)}", "", f"Scores: {scale}.", ""]
+    shared, own = section.settings
+    if shared or own:
+        parts = [f"{escape(e)}: {escape(', '.join(v))}" for e, v in own.items()]
+        parts = ([f"every entry: {escape(', '.join(shared))}"] if shared else []) + parts
+        lines += [
+            "Fixed settings written in the suite (all others at the component's default or "
+            "preset): " + "; ".join(parts) + ".",
+            "",
+        ]
+    if section.learners.entries:
+        lines += [f"Preference learners, ranked by {section.learners.quantity}:", ""]
+        lines += _table(section)
+    if section.budgets.rungs and section.learners.entries:
+        lines += ["", "Scores at equal vote budgets: IQM [95% CI] (rank at that budget):", ""]
+        lines += _markdown_table(*rung_rows(section), names=0)
+    if section.readers.entries:
+        lines += [
+            "",
+            f"Entries that read rewards (not ranked against votes), ranked by "
+            f"{section.readers.quantity}:",
+            "",
+        ]
+        lines += _table(section, section.readers)
+    if section.budgets.thresholds and (section.learners.entries or section.readers.entries):
+        lines += [
+            "",
+            "Budget to reach a normalized score: median over runs [95% CI] on the entry's axis "
+            "and in episodes:",
+            "",
+        ]
+        lines += _markdown_table(*threshold_rows(section), names=0)
+    if section.references:
+        places = decimals(section.kind, list(section.final.values()))
+        text = "; ".join(
+            f"{escape(e.entry)} {_ci(e.summary, places)} ({e.summary.runs} seeds)"
+            for e in section.references
+        )
+        lines += ["", f"References (they spend no budget), final score: {text}."]
+    lines += ["", f"Plots: {links}", "", f"![final scores]({section.plots[0].path})"]
+    curves = [p for p in section.plots if p.kind == "curves"]
+    # Budget-aware first: the curve against preference queries when there is one.
+    shown = next((p for p in curves if p.args[1] == "queries"), curves[0] if curves else None)
+    if shown is not None:
+        lines += ["", f"![{shown.text}]({shown.path})"]
+    return lines
+
+
 def markdown(board: Leaderboard, *, raw_links: bool = True) -> str:
     """The leaderboard as markdown (the same board always gives the same text)."""
     suites = sorted({str(r["spec"].get("suite") or "") for r in board.records} - {""})
@@ -361,25 +576,12 @@ def markdown(board: Leaderboard, *, raw_links: bool = True) -> str:
         f"# zobench leaderboard: {escape(board.name)}",
         "",
         f"Suite{'s' if len(suites) > 1 else ''}: {escape(', '.join(suites) or 'unnamed')}. "
-        f"Final score of a run: mean of its last {board.last} evaluation"
-        f"{'s' if board.last > 1 else ''}. Ranked by the interquartile mean (IQM) over seeds; "
-        "95% stratified-bootstrap confidence intervals (2000 resamples, seed 0); "
-        "P(beats next): probability that a run of this entry scores above one of the next "
-        "(paired by seed where both ran the same seeds).",
+        + _preamble(board),
     ]
     for section in board.sections:
-        scale = scale_text(section.kind, approximate=section.approximate)
-        links = " · ".join(f"[{p.text}]({p.path})" for p in section.plots)
-        lines += ["", f"## {escape(section.title)}", "", f"Score: {scale}.", ""]
-        lines += _table(section)
-        lines += ["", f"Plots: {links}", "", f"![final scores]({section.plots[0].path})"]
-        curves = [p for p in section.plots if p.kind == "curves"]
-        # Budget-aware first: the curve against preference queries when there is one.
-        shown = next((p for p in curves if p.args[1] == "queries"), curves[0] if curves else None)
-        if shown is not None:
-            lines += ["", f"![{shown.text}]({shown.path})"]
+        lines += _section_markdown(section)
     if board.ablations:
         lines += ["", "## Ablations", ""]
         lines += [f"- [{escape(p.text)}]({p.path})" for p in board.ablations]
-    lines += ["", *_footer(board.records, raw_links)]
+    lines += ["", *_footer(board.records, raw_links, board.digest)]
     return "\n".join(lines) + "\n"

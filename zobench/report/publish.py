@@ -6,15 +6,20 @@ A published leaderboard is a folder ``<leaderboards>/<name>/``::
     plots/*.png             the figures it links to
     raw/runs.json           the runs' manifest records (spec, timings, provenance; no tracebacks)
     raw/curves.parquet      their learning curves (the runner's rows, keyed by run_id)
-    raw/options.json        how the markdown was made (name, last k, plot format)
+    raw/options.json        how the markdown was made (name, last k, plot format, rank_by)
+    plots/SHA256SUMS        the sha256 of every plot (``sha256sum -c`` reads it)
 
 ``<leaderboards>/README.md`` indexes every published folder. ``check`` re-derives each markdown
-(and the index) from the raw files alone and reports the first difference.
+(and the index) from the raw files alone and reports the first difference. The markdown states
+a digest of the raw runs (every curve point and every record), so an edit to the raw files that
+changes no number shown still fails the check; plots are compared by hash, since publishing is
+byte-identical. A hostile folder (options or records of the wrong shape) is refused in one line.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -23,7 +28,7 @@ from typing import Any
 
 from zobench.bench.store import write_atomic
 from zobench.errors import ZobenchError
-from zobench.report import analysis, leaderboard
+from zobench.report import analysis, budgets, leaderboard
 from zobench.report.analysis import RunSet
 
 MARKDOWN = "leaderboard.md"
@@ -34,6 +39,9 @@ OPTIONS = "options.json"
 REPORT = "report"
 """The report folder inside a results store."""
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+CHECKSUMS = "SHA256SUMS"
+"""The plots' checksums, in ``plots/``, in the format of ``sha256sum``."""
+FORMATS = ("png", "svg")
 
 
 def write_text(path: Path, text: str) -> None:
@@ -50,11 +58,13 @@ def _clear_plots(folder: Path) -> None:
 
 
 def report_board(
-    out_dir: str | Path, *, last: int = 1, fmt: str = "png"
+    out_dir: str | Path, *, last: int = 1, fmt: str = "png", rank_by: str = "auc"
 ) -> leaderboard.Leaderboard:
     """The leaderboard of a results store, named after its folder."""
     out_dir = Path(out_dir)
-    return leaderboard.build(analysis.from_store(out_dir), name=out_dir.name, last=last, fmt=fmt)
+    return leaderboard.build(
+        analysis.from_store(out_dir), name=out_dir.name, last=last, fmt=fmt, rank_by=rank_by
+    )
 
 
 def write_report(out_dir: str | Path, board: leaderboard.Leaderboard) -> Path:
@@ -68,9 +78,11 @@ def write_report(out_dir: str | Path, board: leaderboard.Leaderboard) -> Path:
     return path
 
 
-def make_report(out_dir: str | Path, *, last: int = 1, fmt: str = "png") -> Path:
+def make_report(
+    out_dir: str | Path, *, last: int = 1, fmt: str = "png", rank_by: str = "auc"
+) -> Path:
     """Report on a results store into ``OUT/report/`` (markdown + plots); returns the markdown."""
-    return write_report(out_dir, report_board(out_dir, last=last, fmt=fmt))
+    return write_report(out_dir, report_board(out_dir, last=last, fmt=fmt, rank_by=rank_by))
 
 
 def default_name(run_set: RunSet, out: Path) -> str:
@@ -86,6 +98,7 @@ def publish(
     name: str | None = None,
     last: int = 1,
     fmt: str = "png",
+    rank_by: str = "auc",
 ) -> Path:
     """Publish a store as ``target/<name>/`` (markdown, plots, raw runs) and re-index ``target``."""
     out, target = Path(out), Path(target)
@@ -95,29 +108,71 @@ def publish(
         raise ZobenchError(
             f"leaderboard name {name!r}: use letters, digits, '.', '_' and '-' (pass --name)"
         )
+    made_with = _valid_options({"name": name, "last": last, "format": fmt, "rank_by": rank_by})
     folder = target / name
     raw = folder / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     records, curves = analysis.compact(run_set)
     write_text(raw / analysis.RAW_RUNS, json.dumps(records, indent=1, sort_keys=True) + "\n")
     write_atomic(raw / analysis.RAW_CURVES, curves.write_parquet)
-    made_with = {"name": name, "last": last, "format": fmt}
     write_text(raw / OPTIONS, json.dumps(made_with, sort_keys=True) + "\n")
-    # Rendered from the published copy, exactly as `--check` will re-derive it.
-    board = _board(folder)
+    return render(folder)
+
+
+def render(folder: Path) -> Path:
+    """(Re-)render a published folder from its raw runs and options; re-index its parent.
+
+    Publishing ends here, and ``zobench leaderboard --republish`` calls it alone, so a change
+    of the board's format reaches every published board without re-running anything.
+    """
+    board = _board(folder)  # rendered from the published copy, exactly as `--check` re-derives
     _clear_plots(folder)
-    leaderboard.draw(board, folder)
+    written = leaderboard.draw(board, folder)
+    sums = "".join(f"{_sha256(p)}  {p.name}\n" for p in sorted(written))
+    write_text(folder / leaderboard.PLOTS / CHECKSUMS, sums)
     write_text(folder / MARKDOWN, leaderboard.markdown(board))
-    write_text(target / INDEX, index(target))
+    write_text(folder.parent / INDEX, index(folder.parent))
     return folder / MARKDOWN
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _valid_options(made_with: Any) -> dict[str, Any]:
+    """Options of a published board checked field by field; one clear line when they are bad."""
+    if not isinstance(made_with, dict):
+        raise ValueError("not a JSON object")
+    unknown = sorted(set(made_with) - {"name", "last", "format", "rank_by"})
+    if unknown:
+        raise ValueError(f"unknown option '{unknown[0]}'")
+    name, last = made_with.get("name"), made_with.get("last", 1)
+    fmt, rank_by = made_with.get("format", "png"), made_with.get("rank_by", "auc")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(f"name {name!r} is not a leaderboard name")
+    if not isinstance(last, int) or isinstance(last, bool) or not 1 <= last <= 10**6:
+        raise ValueError(f"last {last!r} is not a whole number from 1")
+    if fmt not in FORMATS:
+        raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if not isinstance(rank_by, str):
+        raise ValueError(f"rank_by {rank_by!r} is not text")
+    budgets.parse_rank_by(rank_by)
+    return {"name": name, "last": last, "format": fmt, "rank_by": rank_by}
+
+
 def options(folder: Path) -> dict[str, Any]:
-    """How a published leaderboard was made (name, last k, plot format), with defaults."""
+    """How a published leaderboard was made (name, last k, plot format, rank_by).
+
+    Defaults when ``raw/options.json`` is absent; a :class:`ZobenchError` naming the file when
+    it is unreadable or malformed (a hostile folder must not crash the check).
+    """
+    path = folder / "raw" / OPTIONS
+    if not path.exists():
+        return {"name": folder.name, "last": 1, "format": "png", "rank_by": "auc"}
     try:
-        return json.loads((folder / "raw" / OPTIONS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {"name": folder.name, "last": 1, "format": "png"}
+        return _valid_options(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ZobenchError(f"{path}: bad leaderboard options ({exc})") from None
 
 
 def _board(folder: Path) -> leaderboard.Leaderboard:
@@ -125,8 +180,9 @@ def _board(folder: Path) -> leaderboard.Leaderboard:
     return leaderboard.build(
         analysis.from_published(folder),
         name=made_with["name"],
-        last=int(made_with["last"]),
+        last=made_with["last"],
         fmt=made_with["format"],
+        rank_by=made_with["rank_by"],
     )
 
 
@@ -223,7 +279,8 @@ def compare_text(path: Path, expected: str) -> Mismatch | None:
 def check(target: str | Path) -> list[Mismatch]:
     """Re-derive the markdown of a published folder (or of every one under it) and compare.
 
-    Also checks the index of a folder of leaderboards, and that every local link resolves.
+    Also checks the index of a folder of leaderboards, that every local link resolves and
+    that every plot has the hash recorded when it was published.
     """
     target = Path(target)
     if not target.is_dir():
@@ -240,6 +297,8 @@ def check(target: str | Path) -> list[Mismatch]:
             missing = [link for link in links(text) if not (folder / link).exists()]
             if missing:
                 mismatch = Mismatch(folder / MARKDOWN, 0, f"a file at {missing[0]}", "none")
+        if mismatch is None:
+            mismatch = _check_plots(folder, text)
         if mismatch is not None:
             problems.append(mismatch)
     if not single:
@@ -249,6 +308,31 @@ def check(target: str | Path) -> list[Mismatch]:
     return problems
 
 
+def _check_plots(folder: Path, text: str) -> Mismatch | None:
+    """The first plot whose bytes differ from its recorded sha256, or that is not recorded."""
+    sums_path = folder / leaderboard.PLOTS / CHECKSUMS
+    try:
+        lines = sums_path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return Mismatch(sums_path, 0, "the plots' checksums", "nothing")
+    recorded = {}
+    for line in lines:
+        digest, _, name = line.partition("  ")
+        recorded[name] = digest
+    linked = sorted({link for link in links(text) if link.startswith(f"{leaderboard.PLOTS}/")})
+    for number, link in enumerate(linked, 1):
+        name = link.split("/", 1)[1]
+        digest = _sha256(folder / link)
+        if recorded.get(name) != digest:
+            expected = f"{name} with sha256 {(recorded.get(name) or 'unrecorded')[:12]}"
+            return Mismatch(sums_path, number, expected, f"sha256 {digest[:12]}")
+    return None
+
+
 def links(text: str) -> list[str]:
-    """The relative link targets of a markdown text (images included), in order."""
-    return [t for t in re.findall(r"\]\(([^)\s]+)\)", text) if "://" not in t]
+    """The relative link targets of a markdown text (images included), in order.
+
+    A bracket escaped by :func:`leaderboard.escape` (``\\]``) closes no link text: a label
+    like ``](javascript:x)`` is text, not a link to check.
+    """
+    return [t for t in re.findall(r"(?<!\\)\]\(([^)\s]+)\)", text) if "://" not in t]
