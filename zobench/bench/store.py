@@ -30,6 +30,7 @@ from typing import Any
 
 import polars as pl
 
+from zobench.bench import guard
 from zobench.bench.spec import COMPONENT_KINDS
 from zobench.errors import ZobenchError
 
@@ -57,15 +58,18 @@ def write_atomic(path: Path, write: Any) -> None:
 
     The temporary name is unique per process and call (so concurrent writers never collide) and
     starts with a dot and ends in ``.tmp``, so nothing reading the store mistakes it for a result.
+    A Ctrl-C during the write is delivered after it, so it never leaves the temporary file behind.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    # A Ctrl-C waits until the file is in place or cleaned up (see guard.interrupts_deferred).
+    with guard.interrupts_deferred():
+        try:
+            write(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
 
 class Store:
