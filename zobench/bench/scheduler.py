@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import inspect
 import math
 import platform
 import subprocess
@@ -30,6 +31,7 @@ import polars as pl
 
 from zobench import api
 from zobench.__about__ import __version__
+from zobench.bench import guard
 from zobench.bench.spec import COMPONENT_KINDS, RunSpec
 from zobench.bench.store import Store, load
 from zobench.bench.suite import Suite
@@ -82,31 +84,47 @@ def git_commit() -> str | None:
 
 
 def execute(task: dict[str, Any]) -> dict[str, Any]:
-    """Compute one run from its task ``{"run_id", "spec": RunSpec.to_record()}``.
+    """Compute one run from its task ``{"run_id", "spec": RunSpec.to_record(), "timeout"}``.
 
     Never raises for a failing run: the error and traceback come back in the result, so one bad
-    run cannot take down a worker pool. The result holds the runner's frame (or ``None``).
+    run cannot take down a worker pool. That includes a run past its ``timeout`` (seconds,
+    optional), and ``SystemExit`` or ``KeyboardInterrupt`` raised by plugin code; a Ctrl-C from
+    the user (a real SIGINT in this process) still propagates. The result holds the runner's
+    frame (or ``None``).
     """
     from zobench.bench.runner import run  # imported here: the runner pulls in the kernel
 
     spec = RunSpec.from_record(task["spec"])
+    timeout = task.get("timeout")
     sink = _progress_sink
     progress = (
         functools.partial(sink, task["run_id"], spec.display_label) if sink is not None else None
     )
     started, start = _utc_now(), time.perf_counter()
     frame, error, trace = None, None, None
-    try:
-        with warnings.catch_warnings():
-            # A worker process loads plugins again; their load failures were already reported
-            # once by the scheduler's process, so each worker repeating them is only noise.
-            warnings.simplefilter("ignore", PluginLoadWarning)
-            frame = run(spec, progress=progress)
-        scores = frame.get_column("score").to_list() if "score" in frame.columns else []
-        if any(s is None or not math.isfinite(s) for s in scores):
-            raise FloatingPointError("the run produced a non-finite score")
-    except Exception as exc:  # a failing run is data, not a crash of the suite
-        frame, error, trace = None, f"{type(exc).__name__}: {exc}", traceback.format_exc()
+    with guard.user_interrupts() as interrupts:
+        try:
+            with warnings.catch_warnings():
+                # A worker process loads plugins again; their load failures were already
+                # reported once by the scheduler's process, so each worker repeating them is noise.
+                warnings.simplefilter("ignore", PluginLoadWarning)
+                with guard.time_limit(timeout):
+                    frame = run(spec, progress=progress)
+            scores = frame.get_column("score").to_list() if "score" in frame.columns else []
+            if any(s is None or not math.isfinite(s) for s in scores):
+                raise FloatingPointError("the run produced a non-finite score")
+        except guard.RunTimedOut:
+            frame, error, trace = None, timed_out(timeout), traceback.format_exc()
+        except guard.ProcessExitCalled as exc:
+            frame, trace = None, traceback.format_exc()
+            error = f"ProcessExitCalled: os._exit({exc.code}) was called inside the run"
+        except KeyboardInterrupt:
+            if interrupts.by_user:
+                raise  # the user's Ctrl-C stops the suite
+            frame, trace = None, traceback.format_exc()
+            error = "KeyboardInterrupt raised inside the run (not by the user)"
+        except (Exception, SystemExit) as exc:  # a failing run is data, not a crash of the suite
+            frame, error, trace = None, f"{type(exc).__name__}: {exc}", traceback.format_exc()
     return {
         "run_id": task["run_id"],
         "status": "failed" if error else "done",
@@ -118,6 +136,33 @@ def execute(task: dict[str, Any]) -> dict[str, Any]:
         "wall_s": time.perf_counter() - start,
         "worker": worker_environment(),
     }
+
+
+def timed_out(timeout: float | None) -> str:
+    """The error recorded for a run stopped at its wall-clock limit."""
+    return f"timed out after {timeout:g} s"
+
+
+def _lost(task: dict[str, Any], reason: str, seconds: float = 0.0) -> dict[str, Any]:
+    """The failed result of a task whose worker died or stopped answering (no result came back)."""
+    now = _utc_now()
+    return {
+        "run_id": task["run_id"],
+        "status": "failed",
+        "frame": None,
+        "error": reason,
+        "traceback": None,
+        "started_at": now,
+        "finished_at": now,
+        "wall_s": seconds,
+        "worker": {},
+    }
+
+
+def _execute_here(task: dict[str, Any]) -> dict[str, Any]:
+    """:func:`execute` for runs inside the scheduler's process, where ``os._exit`` would end it."""
+    with guard.exits_intercepted():
+        return execute(task)
 
 
 def make_executor(
@@ -252,19 +297,68 @@ def _display(console: Any, total: int, live: bool) -> Iterator[_Display | None]:
         _progress_sink = None
 
 
+def backstop(timeout: float) -> float:
+    """How long an executor waits for a run limited to ``timeout`` s before it stops the worker.
+
+    The worker enforces the limit itself and reports the failure; the grace on top covers its
+    start-up (importing plugins) so that the parent kills only a worker that does not answer.
+    """
+    return timeout + max(2.0, timeout / 2)
+
+
+def _accepts_task_timeout(executor: api.Executor) -> bool:
+    """Whether the executor's ``map_unordered`` takes ``task_timeout`` (third parties may not)."""
+    try:
+        parameters = inspect.signature(executor.map_unordered).parameters
+    except (TypeError, ValueError):
+        return False
+    return "task_timeout" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
+
+
+def _record(planned: PlannedRun, result: dict[str, Any], commit: str | None) -> dict[str, Any]:
+    """The manifest record of a run's result (``status`` done, failed, or started)."""
+    return {
+        "run_id": planned.run_id,
+        "status": result["status"],
+        "spec": planned.spec.to_record(),
+        "error": result["error"],
+        "traceback": result["traceback"],
+        "timings": {
+            "started_at": result["started_at"],
+            "finished_at": result["finished_at"],
+            "wall_s": result["wall_s"],
+        },
+        "provenance": {
+            **result["worker"],
+            "git_commit": commit,
+            "components": planned.components,
+        },
+    }
+
+
 def schedule(
     suite: Suite,
     out: str | Path,
     *,
     executor: api.Executor,
     fresh: bool = False,
+    timeout: float | None = None,
     console: Any = None,
     host: PluginHost | None = None,
 ) -> SuiteOutcome:
     """Run the suite's pending runs into the store ``out`` and report what happened.
 
-    ``console`` (a :class:`rich.console.Console`) turns on the progress display. Per-run live
-    progress needs the run to execute in this process (the ``serial`` executor).
+    ``timeout`` (seconds; default: the suite's ``timeout`` setting, 0 = none) limits each run's
+    wall-clock time: a run past it is stopped and recorded as failed. It is a setting of the
+    execution, not of the run, so it does not change run ids. ``console`` (a
+    :class:`rich.console.Console`) turns on the progress display. Per-run live progress needs
+    the run to execute in this process (the ``serial`` executor).
+
+    Runs in this process are recorded as ``started`` before they run, so if one kills the
+    process outright (native code exiting or crashing), the store shows which run it was and a
+    rerun recomputes it.
     """
     host = host or get_host()
     planned = plan(suite.runs(host), host)
@@ -274,33 +368,27 @@ def schedule(
     pending = [p for p in planned if fresh or not store.is_done(p.run_id)]
     pending_ids = {p.run_id for p in pending}
     outcome.skipped = [p.run_id for p in planned if p.run_id not in pending_ids]
-    tasks = [{"run_id": p.run_id, "spec": p.spec.to_record()} for p in pending]
+    limit = suite.settings.timeout if timeout is None else timeout
+    tasks = [{"run_id": p.run_id, "spec": p.spec.to_record(), "timeout": limit} for p in pending]
     commit = git_commit()
     live = getattr(executor, "in_process", False)
-    results = executor.map_unordered(execute, tasks)
+
+    def execute_here(task: dict[str, Any]) -> dict[str, Any]:
+        now = _utc_now()
+        started = {**_lost(task, ""), "status": "started", "error": None, "started_at": now}
+        store.write(_record(by_id[task["run_id"]], started, commit))
+        return _execute_here(task)
+
+    options = {"task_timeout": backstop(limit)} if limit and _accepts_task_timeout(executor) else {}
+    results = executor.map_unordered(execute_here if live else execute, tasks, **options)
     # Closing the generator when the loop is interrupted shuts the executor's workers down now.
     closing = contextlib.closing(results) if hasattr(results, "close") else contextlib.nullcontext()
     with _display(console, len(tasks), live) as display, closing:
-        for _, result in results:
+        for index, result in results:
+            if isinstance(result, api.TaskLost):  # the worker died or stopped answering
+                result = _lost(tasks[index], result.reason, result.seconds)
             run_id = result["run_id"]
-            record = {
-                "run_id": run_id,
-                "status": result["status"],
-                "spec": by_id[run_id].spec.to_record(),
-                "error": result["error"],
-                "traceback": result["traceback"],
-                "timings": {
-                    "started_at": result["started_at"],
-                    "finished_at": result["finished_at"],
-                    "wall_s": result["wall_s"],
-                },
-                "provenance": {
-                    **result["worker"],
-                    "git_commit": commit,
-                    "components": by_id[run_id].components,
-                },
-            }
-            store.write(record, result["frame"])
+            store.write(_record(by_id[run_id], result, commit), result["frame"])
             if result["status"] == "done":
                 outcome.done.append(run_id)
             else:

@@ -13,7 +13,9 @@ class SerialExecutor(api.Executor):
     """Runs the tasks one by one in the calling process, in order.
 
     The simplest and most debuggable executor (a breakpoint in an algorithm just works), and the
-    one with live per-run progress, since runs happen where the display is.
+    one with live per-run progress, since runs happen where the display is. Runs share the
+    scheduler's process: their time limit is SIGALRM, ``os._exit`` is intercepted while they run,
+    and nothing stops native code that hangs or exits (no ``task_timeout`` here).
     """
 
     name = "serial"
