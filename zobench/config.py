@@ -164,10 +164,10 @@ def validate(config_cls: type, values: Mapping[str, Any], *, path: str = "") -> 
             ) from None
         if _non_finite(checked[key]):
             raise ConfigError(f"{prefix}{key}: must be a finite number, got {shown(value)}")
-        where = out_of_int64(checked[key])
-        if where is not None:
+        beyond = out_of_int64(checked[key])
+        if beyond is not None:
             raise ConfigError(
-                f"{prefix}{key}{where}: integers must lie within the 64-bit range "
+                f"{prefix}{key}{beyond}: integers must lie within the 64-bit range "
                 f"(-2**63 to 2**63 - 1), got {shown(value)}"
             )
     missing = [

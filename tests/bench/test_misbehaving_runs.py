@@ -233,3 +233,24 @@ def test_a_ctrl_c_during_an_atomic_write_leaves_no_temporary_file(tmp_path: Path
     assert interrupts == 1
     assert [p.name for p in tmp_path.iterdir()] == ["run.parquet"]  # the write completed
     assert pl.read_parquet(tmp_path / "run.parquet").equals(frame)
+
+
+@pytest.mark.usefixtures("fixture_plugins")
+def test_zobench_run_timeout_option_overrides_the_suite_and_keeps_run_ids(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from zobench.cli import cli
+
+    path = tmp_path / "suite.toml"
+    path.write_text(SUITE.format(bad="test-hanging", settings="timeout = 600"), encoding="utf-8")
+    out = str(tmp_path / "out")
+    args = ["run", str(path), "--out", out, "--executor", "serial"]
+    first = CliRunner().invoke(cli, [*args, "--timeout", "1"])
+    assert first.exit_code == 1, first.output
+    assert "2 runs: 1 done, 0 already done (skipped), 1 failed" in first.output
+    assert "timed out after 1 s" in first.output
+    again = CliRunner().invoke(cli, [*args, "--timeout", "0.5"])
+    assert "1 already done (skipped), 1 failed" in again.output  # same ids: zpg is not rerun
+    assert "timed out after 0.5 s" in again.output
+    refused = CliRunner().invoke(cli, [*args, "--timeout", "-1"])
+    assert refused.exit_code == 2

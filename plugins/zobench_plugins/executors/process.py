@@ -97,8 +97,8 @@ def _thread_limits() -> Iterator[None]:
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
+        for name, before in saved.items():
+            if before is None:
                 os.environ.pop(name, None)
 
 
@@ -240,17 +240,19 @@ class ProcessExecutor(api.Executor):
                     wait_s = max(0.0, first - time.monotonic()) + 0.01
                 wait([w.conn for w in busy] + [w.process.sentinel for w in busy], wait_s)
                 for position, worker in enumerate(workers):
-                    settled = worker.outcome(task_timeout) if worker.index is not None else None
-                    if settled is None:
+                    index = worker.index
+                    settled = worker.outcome(task_timeout) if index is not None else None
+                    if index is None or settled is None:
                         continue
-                    index, (ok, value) = worker.index, settled
                     worker.index = None
+                    ok, value = settled
                     if not ok and not isinstance(value, api.TaskLost):
                         raise value
-                    if isinstance(value, api.TaskLost):  # that worker is gone: replace it
+                    if isinstance(value, api.TaskLost):  # that worker is gone
                         worker.stop(graceful=False)
-                        with _thread_limits():
-                            workers[position] = _Worker(context, fn)
+                        if queue:  # a fresh one takes its place while tasks remain
+                            with _thread_limits():
+                                workers[position] = _Worker(context, fn)
                     yield index, value
             finished = True
         finally:

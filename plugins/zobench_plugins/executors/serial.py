@@ -24,9 +24,13 @@ class SerialExecutor(api.Executor):
     """Tasks run in the scheduler's own process (so in-process progress reporting reaches it)."""
 
     def map_unordered(
-        self, fn: Callable[[Any], Any], tasks: Sequence[Any]
+        self,
+        fn: Callable[[Any], Any],
+        tasks: Sequence[Any],
+        *,
+        task_timeout: float | None = None,
     ) -> Iterator[tuple[int, Any]]:
-        """Yield ``(index, fn(task))`` in task order."""
+        """Yield ``(index, fn(task))`` in task order (``task_timeout`` cannot apply here: ignored)."""
         for index, task in enumerate(tasks):
             yield index, fn(task)
 
