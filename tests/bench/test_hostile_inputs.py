@@ -27,15 +27,8 @@ seeds = {seeds}
 iterations = {iterations}
 eval_every = 2
 eval_episodes = 16
-
-[environment]
-name = "gridworld"
-size = 3
-goal = [2, 2]
-horizon = 6
-
-[preference]
-name = "bradley-terry"
+environment = {{ name = "gridworld", size = 3, goal = [2, 2], horizon = 6 }}
+preference = {{ name = "bradley-terry" }}
 
 [[algorithm]]
 name = "zpg"

@@ -17,27 +17,14 @@ FIXTURE_PLUGINS = Path(__file__).resolve().parents[1] / "fixtures" / "runs_plugi
 
 SUITE = """
 name = "misbehaving"
-seeds = 1
 iterations = 4
 eval_every = 2
 eval_episodes = 16
+seeds = 1
 {settings}
-
-[environment]
-name = "gridworld"
-size = 3
-goal = [2, 2]
-horizon = 6
-
-[preference]
-name = "bradley-terry"
-
-[[algorithm]]
-name = "zpg"
-pairs = 4
-
-[[algorithm]]
-name = "{bad}"
+environment = {{ name = "gridworld", size = 3, goal = [2, 2], horizon = 6 }}
+preference = {{ name = "bradley-terry" }}
+algorithm = [{{ name = "zpg", pairs = 4 }}, {{ name = "{bad}" }}]
 """
 
 EXECUTORS = [
