@@ -188,6 +188,12 @@ def test_out_of_range_settings_name_their_path(refuse: object, change: dict, mes
     assert message in refuse(suite_text(**change), command="validate")
 
 
+@pytest.mark.parametrize("timeout", ["-1", "1e300", "inf"])
+def test_out_of_range_timeouts_are_refused(refuse: object, timeout: str) -> None:
+    text = suite_text().replace("eval_every = 2\n", f"eval_every = 2\ntimeout = {timeout}\n")
+    assert refuse(text, command="validate").startswith("Error: timeout: must be")
+
+
 def test_integer_literals_too_long_to_convert_are_one_line(refuse: object) -> None:
     text = suite_text().replace("seeds = 1", "seeds = 1" + "0" * 5000)
     assert "invalid TOML" in refuse(text, command="validate")

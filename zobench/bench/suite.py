@@ -109,9 +109,9 @@ class SuiteSettings:
             raise ValueError(
                 f"seeds: must be distinct non-negative integers, got {shown(self.seeds)}"
             )
-        if self.timeout < 0:
+        if not 0 <= self.timeout <= MAX_COUNT:
             raise ValueError(
-                f"timeout: must be 0 (no limit) or a number of seconds, got {self.timeout}"
+                f"timeout: must be 0 (no limit) or at most {MAX_COUNT:,} seconds, got {self.timeout}"
             )
 
 

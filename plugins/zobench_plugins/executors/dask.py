@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -26,7 +24,7 @@ from typing import Any
 import zobench
 from zobench import api
 from zobench.errors import ZobenchError
-from zobench_plugins.executors.process import default_jobs
+from zobench_plugins.executors.process import default_jobs, sigint_ignored
 
 INSTALL_HINT = 'the dask executor needs dask and distributed: pip install -e ".[dask]"'
 WORKER_DIED = (
@@ -52,18 +50,6 @@ class DaskConfig:
     def __post_init__(self) -> None:
         if self.jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {self.jobs}")
-
-
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be changed from the main thread
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 class DaskExecutor(api.Executor):
@@ -95,7 +81,7 @@ class DaskExecutor(api.Executor):
         # Nannies read the config as they are created; workers spawned while SIGINT is ignored
         # inherit that, so Ctrl-C reaches only this process and ends the suite without a
         # traceback from every worker.
-        with dask.config.set(NO_MALLOC_TRIM), _sigint_ignored():
+        with dask.config.set(NO_MALLOC_TRIM), sigint_ignored():
             cluster = stack.enter_context(
                 LocalCluster(
                     n_workers=min(self.config.jobs, n_tasks),

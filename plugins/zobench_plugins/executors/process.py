@@ -89,6 +89,25 @@ def _init_worker(scheduler_pid: int) -> None:
 
 
 @contextlib.contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes start, so they are born ignoring it.
+
+    A worker sets SIG_IGN itself as it starts, but a Ctrl-C in the moment before would print a
+    KeyboardInterrupt traceback from it. A fork server or spawned interpreter started while
+    SIGINT is ignored keeps it ignored, and so do the workers it forks. A Ctrl-C during these
+    milliseconds is lost; pressing it again works.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be changed from the main thread
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def _thread_limits() -> Iterator[None]:
     """Set :data:`THREAD_LIMITS` while workers (and the fork server) start; they copy os.environ."""
     saved = {name: os.environ.get(name) for name in THREAD_LIMITS}
@@ -227,7 +246,7 @@ class ProcessExecutor(api.Executor):
         workers: list[_Worker] = []
         finished = False
         try:
-            with _thread_limits():  # workers (and the fork server) copy the environment
+            with _thread_limits(), sigint_ignored():  # workers (and fork server) inherit both
                 workers = [_Worker(context, fn) for _ in range(min(self.config.jobs, len(tasks)))]
             while queue or any(w.index is not None for w in workers):
                 for worker in workers:
@@ -251,7 +270,7 @@ class ProcessExecutor(api.Executor):
                     if isinstance(value, api.TaskLost):  # that worker is gone
                         worker.stop(graceful=False)
                         if queue:  # a fresh one takes its place while tasks remain
-                            with _thread_limits():
+                            with _thread_limits(), sigint_ignored():
                                 workers[position] = _Worker(context, fn)
                     yield index, value
             finished = True
