@@ -63,6 +63,7 @@ def run_suite(
     jobs: int | None = None,
     address: str | None = None,
     fresh: bool = False,
+    timeout: float | None = None,
     progress: bool = False,
 ) -> Any:
     """Run a suite into a results folder and return its long polars DataFrame.
@@ -71,7 +72,8 @@ def run_suite(
     :class:`zobench.bench.suite.Suite`; ``out`` defaults to ``results/<suite name>``. Runs
     already done in ``out`` are reused (``fresh=True`` recomputes them). Failed runs are left out
     of the table and reported with a warning; ``zobench runs OUT`` shows their errors. The
-    columns are those of :func:`load`.
+    columns are those of :func:`load`. ``timeout`` (seconds, 0 for none) overrides the suite's
+    per-run time limit; a run past it is recorded as failed.
 
     The ``process`` and ``dask`` executors start worker interpreters that import the calling
     script's main module, so a script calling this needs the usual
@@ -95,6 +97,7 @@ def run_suite(
         target,
         executor=pool,
         fresh=fresh,
+        timeout=timeout,
         console=Console(stderr=True) if progress else None,
     )
     if outcome.failed:

@@ -348,6 +348,21 @@ TaskT = TypeVar("TaskT")
 ResultT = TypeVar("ResultT")
 
 
+@dataclass(frozen=True)
+class TaskLost:
+    """What an executor yields in place of ``fn(task)`` when no result can come back.
+
+    The task's worker died (``os._exit``, a crash in native code, killed for memory) or did not
+    answer within ``task_timeout`` and was stopped. The other tasks go on; the scheduler records
+    the run as failed with ``reason``.
+    """
+
+    reason: str
+    """One line saying what happened, e.g. "the worker process exited with code 0 during the run"."""
+    seconds: float = 0.0
+    """Wall-clock seconds from handing the task to a worker until it was given up."""
+
+
 class Executor(Component):
     """Runs independent tasks, possibly in parallel, and yields results as they finish.
 
@@ -358,9 +373,20 @@ class Executor(Component):
     kind = "executor"
 
     def map_unordered(
-        self, fn: Callable[[TaskT], ResultT], tasks: Sequence[TaskT]
-    ) -> Iterator[tuple[int, ResultT]]:
-        """Yield ``(index into tasks, fn(task))`` in completion order."""
+        self,
+        fn: Callable[[TaskT], ResultT],
+        tasks: Sequence[TaskT],
+        *,
+        task_timeout: float | None = None,
+    ) -> Iterator[tuple[int, ResultT | TaskLost]]:
+        """Yield ``(index into tasks, fn(task))`` in completion order.
+
+        A task whose worker dies, or that has not answered after ``task_timeout`` seconds (the
+        worker is then stopped), yields a :class:`TaskLost` instead; the other tasks go on.
+        ``fn`` enforces the run's own time limit; ``task_timeout`` is the backstop for a worker
+        stuck where that limit cannot reach (native code). An executor that cannot stop its
+        workers may ignore it.
+        """
         raise NotImplementedError
 
 

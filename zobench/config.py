@@ -2,7 +2,9 @@
 
 Errors name the field's path (``algorithm[0].mu``) and suggest close names for unknown keys. Types
 are checked strictly by pydantic (no ``"0.5"`` for a float, no ``true`` for an int); NaN and
-infinity are refused everywhere.
+infinity are refused everywhere, and so are integers outside the signed 64-bit range (TOML allows
+any size, but the store's columns and numpy's arrays do not). Values are shown shortened in
+messages, so a huge one still gives one short line.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
+import reprlib
 import types
 import typing
 from collections.abc import Mapping
@@ -95,6 +99,34 @@ def _tuplify(value: Any, hint: Any) -> Any:
     return value
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+"""The integers a setting may hold: what a parquet ``Int64`` column and numpy's int64 take."""
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlong = _SHORT.maxstring = _SHORT.maxother = 40
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` cut short for messages (a 4000-digit integer or a long list stays short)."""
+    return _SHORT.repr(value)
+
+
+def out_of_int64(value: Any, where: str = "") -> str | None:
+    """The path below ``value`` of the first integer outside the int64 range (None when none)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return where if not INT64_MIN <= value <= INT64_MAX else None
+    items: Any = ()
+    if isinstance(value, (list, tuple)):
+        items = ((f"[{i}]", v) for i, v in enumerate(value))
+    elif isinstance(value, Mapping):
+        items = ((f".{k}", v) for k, v in value.items())
+    for step, item in items:
+        found = out_of_int64(item, where + step)
+        if found is not None:
+            return found
+    return None
+
+
 def _non_finite(value: Any) -> bool:
     if isinstance(value, float):
         return not math.isfinite(value)
@@ -120,8 +152,10 @@ def validate(config_cls: type, values: Mapping[str, Any], *, path: str = "") -> 
     checked: dict[str, Any] = {}
     for key, value in values.items():
         if key not in fields:
-            shown = key if isinstance(key, str) and key.isprintable() else repr(key)
-            raise ConfigError(f"{prefix}{shown}: unknown setting{did_you_mean(str(key), fields)}")
+            shown_key = key if isinstance(key, str) and key.isprintable() else repr(key)
+            raise ConfigError(
+                f"{prefix}{shown_key}: unknown setting{did_you_mean(str(key), fields)}"
+            )
         hint = hints[key]
         try:
             checked[key] = _adapter(hint).validate_python(_tuplify(value, hint), strict=True)
@@ -129,10 +163,17 @@ def validate(config_cls: type, values: Mapping[str, Any], *, path: str = "") -> 
             first = exc.errors()[0]
             where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
             raise ConfigError(
-                f"{prefix}{key}{where}: {first['msg']} (expected {_type_name(hint)}, got {value!r})"
+                f"{prefix}{key}{where}: {first['msg']} "
+                f"(expected {_type_name(hint)}, got {shown(value)})"
             ) from None
         if _non_finite(checked[key]):
-            raise ConfigError(f"{prefix}{key}: must be a finite number, got {value!r}")
+            raise ConfigError(f"{prefix}{key}: must be a finite number, got {shown(value)}")
+        beyond = out_of_int64(checked[key])
+        if beyond is not None:
+            raise ConfigError(
+                f"{prefix}{key}{beyond}: integers must lie within the 64-bit range "
+                f"(-2**63 to 2**63 - 1), got {shown(value)}"
+            )
     missing = [
         name
         for name, f in fields.items()
@@ -145,7 +186,12 @@ def validate(config_cls: type, values: Mapping[str, Any], *, path: str = "") -> 
     try:
         return config_cls(**checked)
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{path or config_cls.__qualname__}: {exc}") from None
+        message = str(exc)
+        # A rule that names its field first ("seeds[2]: ...") gets the field's full path.
+        named = re.match(r"([A-Za-z_]\w*)[\[:]", message)
+        if named and named.group(1) in fields:
+            raise ConfigError(f"{prefix}{message}") from None
+        raise ConfigError(f"{path or config_cls.__qualname__}: {message}") from None
 
 
 def as_dict(config: Any) -> dict[str, Any]:

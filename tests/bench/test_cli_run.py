@@ -263,12 +263,15 @@ def test_sigkill_mid_suite_then_rerun_resumes_without_recomputing(tmp_path: Path
 
 
 @pytest.mark.usefixtures("clean_plugin_env")
-def test_ctrl_c_stops_cleanly_keeping_finished_runs(tmp_path: Path) -> None:
-    suite = {**SUITE, "seeds": 4, "iterations": 2000, "eval_every": 500}
+@pytest.mark.parametrize("executor", ["process", "serial"])
+def test_ctrl_c_stops_cleanly_keeping_finished_runs(tmp_path: Path, executor: str) -> None:
+    # A limit far away: the run's alarm and Ctrl-C handling must not get in each other's way.
+    suite = {**SUITE, "seeds": 4, "iterations": 2000, "eval_every": 500, "timeout": 600}
     path = tmp_path / "suite.toml"
     path.write_text(document(suite), encoding="utf-8")
     out = tmp_path / "interrupted"
-    args = _python_cli("run", str(path), "--out", str(out), "--jobs", "2")
+    options = ["--jobs", "2"] if executor == "process" else ["--executor", "serial"]
+    args = _python_cli("run", str(path), "--out", str(out), *options)
     # A session of its own, so the signal goes to the CLI and its workers as a terminal's would.
     process = subprocess.Popen(
         args, env=_environ(), stderr=subprocess.PIPE, text=True, start_new_session=True

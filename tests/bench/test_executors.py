@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from zobench import api
 from zobench.bench import scheduler
 from zobench.bench.suite import parse_suite
 from zobench.errors import ZobenchError
@@ -103,7 +104,32 @@ def test_dask_connects_to_a_running_cluster_by_address(tmp_path: Path) -> None:
     )
 
 
-def test_a_dying_process_worker_is_one_clear_error() -> None:
+def test_a_dying_process_worker_costs_only_its_task() -> None:
+    executor = scheduler.make_executor("process", jobs=2)
+    exit_3, exit_0 = "__import__('os')._exit(3)", "__import__('os')._exit(0)"
+    tasks = ["1 + 1", exit_3, "2 * 3", exit_0, "7"]
+    results = dict(executor.map_unordered(eval, tasks))  # the worker exits in the middle of a task
+    assert {i: results[i] for i in (0, 2, 4)} == {0: 2, 2: 6, 4: 7}
+    assert isinstance(results[1], api.TaskLost)
+    assert "exited with code 3" in results[1].reason
+    assert isinstance(results[3], api.TaskLost)
+    assert "exited with code 0" in results[3].reason
+
+
+def test_a_process_worker_that_does_not_answer_is_stopped_after_task_timeout() -> None:
     executor = scheduler.make_executor("process", jobs=1)
-    with pytest.raises(ZobenchError, match="a worker process died"):
-        list(executor.map_unordered(os._exit, [3]))  # the worker exits in the middle of a task
+    start = time.perf_counter()
+    results = dict(
+        executor.map_unordered(eval, ["__import__('time').sleep(60)", "5"], task_timeout=1)
+    )
+    assert time.perf_counter() - start < 30
+    assert results[1] == 5  # a fresh worker took over
+    assert isinstance(results[0], api.TaskLost)
+    assert results[0].reason.startswith("timed out after 1 s: the worker did not answer")
+    assert results[0].seconds >= 1
+
+
+def test_an_exception_in_a_process_worker_reaches_the_caller() -> None:
+    executor = scheduler.make_executor("process", jobs=1)
+    with pytest.raises(ZeroDivisionError):
+        list(executor.map_unordered(eval, ["1 / 0"]))

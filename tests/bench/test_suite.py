@@ -89,9 +89,9 @@ def test_labels_and_suite_names_do_not_change_run_ids() -> None:
     ("edit", "message"),
     [
         (("seeds = 2", "seed = 2"), "seed: unknown suite setting (did you mean 'seeds'?)"),
-        (("seeds = 2", "seeds = 0"), "seeds must be at least 1"),
-        (("seeds = 2", "seeds = [1, 1]"), "seeds must be distinct"),
-        (("seeds = 2", "seeds = 1_000_000_000"), "the suite expands into 5000000000 runs"),
+        (("seeds = 2", "seeds = 0"), "seeds: must be at least 1"),
+        (("seeds = 2", "seeds = [1, 1]"), "seeds: must be distinct"),
+        (("seeds = 2", "seeds = 1_000_000_000"), "the suite expands into 5,000,000,000 runs"),
         (("seeds = 2", 'seeds = "2"'), "seeds: expected a number of seeds or a list"),
         (("seeds = 2", "seeds = [1, true]"), "seeds: expected a number of seeds or a list"),
         (("iterations = 6", "iterations = 6.5"), "iterations:"),

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from zobench.bench import guard
+
 
 class LockError(OSError):
     """The lock file cannot be opened (a read-only folder, a path that is no folder)."""
@@ -39,20 +41,24 @@ def write_atomic(path: Path, write: Any) -> None:
     carries the writer's pid (so a clean-up can tell a dead writer's leftovers from a live
     one's), starts with a dot and ends in ``.tmp``. The file is fsynced before the rename and
     the folder after it: after a power cut the name holds the old file or the whole new one.
+    A Ctrl-C during the write is delivered after it, so it never leaves the temporary file
+    behind (polars and Python each raise one for the same signal; see
+    :func:`zobench.bench.guard.interrupts_deferred`).
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
+    with guard.interrupts_deferred():
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+            write(tmp)
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     fsync_folder(path.parent)
 
 

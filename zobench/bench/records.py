@@ -32,7 +32,9 @@ RECORD_FORMAT = 2
 """Version of the manifest record layout (1: no resolved configuration, fingerprint or digest)."""
 RUN_SETTINGS: tuple[str, ...] = ("seed", "iterations", "eval_every", "eval_episodes")
 """Run-level settings of a spec, hashed with the resolved components."""
-STATUSES: tuple[str, ...] = ("done", "failed")
+STATUSES: tuple[str, ...] = ("done", "failed", "started")
+"""``started``: written before a run in the scheduler's own process (serial executor), so a run
+that kills the process outright is known and recomputed."""
 _RUN_ID = re.compile(r"^[0-9a-f]{16}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 

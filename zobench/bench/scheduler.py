@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import inspect
 import math
 import platform
 import subprocess
@@ -34,6 +35,7 @@ import polars as pl
 
 from zobench import api
 from zobench.__about__ import __version__
+from zobench.bench import guard
 from zobench.bench.identity import Identity, identify
 from zobench.bench.records import RunRecord, RunResult, Timings, canonical_json
 from zobench.bench.spec import COMPONENT_KINDS, RunSpec
@@ -88,31 +90,47 @@ def git_commit() -> str | None:
 
 
 def execute(task: dict[str, Any]) -> RunResult:
-    """Compute one run from its task ``{"run_id", "spec": RunSpec.to_record()}``.
+    """Compute one run from its task ``{"run_id", "spec": RunSpec.to_record(), "timeout"}``.
 
     Never raises for a failing run: the error and traceback come back in the result, so one bad
-    run cannot take down a worker pool. The result holds the runner's frame (or ``None``).
+    run cannot take down a worker pool. That includes a run past its ``timeout`` (seconds,
+    optional), and ``SystemExit`` or ``KeyboardInterrupt`` raised by plugin code; a Ctrl-C from
+    the user (a real SIGINT in this process) still propagates. The result holds the runner's
+    frame (or ``None``).
     """
     from zobench.bench.runner import run  # imported here: the runner pulls in the kernel
 
     spec = RunSpec.from_record(task["spec"])
+    timeout = task.get("timeout")
     sink = _progress_sink
     progress = (
         functools.partial(sink, task["run_id"], spec.display_label) if sink is not None else None
     )
     started, start = _utc_now(), time.perf_counter()
     frame, error, trace = None, None, None
-    try:
-        with warnings.catch_warnings():
-            # A worker process loads plugins again; their load failures were already reported
-            # once by the scheduler's process, so each worker repeating them is only noise.
-            warnings.simplefilter("ignore", PluginLoadWarning)
-            frame = run(spec, progress=progress)
-        scores = frame.get_column("score").to_list() if "score" in frame.columns else []
-        if any(s is None or not math.isfinite(s) for s in scores):
-            raise FloatingPointError("the run produced a non-finite score")
-    except Exception as exc:  # a failing run is data, not a crash of the suite
-        frame, error, trace = None, f"{type(exc).__name__}: {exc}", traceback.format_exc()
+    with guard.user_interrupts() as interrupts:
+        try:
+            with warnings.catch_warnings():
+                # A worker process loads plugins again; their load failures were already
+                # reported once by the scheduler's process, so each worker repeating them is noise.
+                warnings.simplefilter("ignore", PluginLoadWarning)
+                with guard.time_limit(timeout):
+                    frame = run(spec, progress=progress)
+            scores = frame.get_column("score").to_list() if "score" in frame.columns else []
+            if any(s is None or not math.isfinite(s) for s in scores):
+                raise FloatingPointError("the run produced a non-finite score")
+        except guard.RunTimedOut:
+            frame, error, trace = None, timed_out(timeout), traceback.format_exc()
+        except guard.ProcessExitCalled as exc:
+            frame, trace = None, traceback.format_exc()
+            error = f"ProcessExitCalled: os._exit({exc.code}) was called inside the run"
+        except KeyboardInterrupt:
+            if interrupts.by_user:
+                raise  # the user's Ctrl-C stops the suite
+            frame, trace = None, traceback.format_exc()
+            error = "KeyboardInterrupt raised inside the run (not by the user)"
+        except (Exception, SystemExit) as exc:  # a failing run is data, not a crash of the suite
+            frame, error, trace = None, f"{type(exc).__name__}: {exc}", traceback.format_exc()
     return RunResult(
         run_id=task["run_id"],
         status="failed" if error else "done",
@@ -122,6 +140,34 @@ def execute(task: dict[str, Any]) -> RunResult:
         timings=Timings(started, _utc_now(), time.perf_counter() - start),
         worker=worker_environment(),
     )
+
+
+def timed_out(timeout: float | None) -> str:
+    """The error recorded for a run stopped at its wall-clock limit."""
+    return f"timed out after {timeout:g} s"
+
+
+def _lost(
+    task: dict[str, Any], reason: str | None, seconds: float = 0.0, status: str = "failed"
+) -> RunResult:
+    """The failed result of a task whose worker died or stopped answering (no result came back),
+    or, with ``status="started"``, the placeholder written before a run in this process."""
+    now = _utc_now()
+    return RunResult(
+        run_id=task["run_id"],
+        status=status,
+        frame=None,
+        error=reason,
+        traceback=None,
+        timings=Timings(now, now, seconds),
+        worker={},
+    )
+
+
+def _execute_here(task: dict[str, Any]) -> RunResult:
+    """:func:`execute` for runs inside the scheduler's process, where ``os._exit`` would end it."""
+    with guard.exits_intercepted():
+        return execute(task)
 
 
 def make_executor(
@@ -255,19 +301,47 @@ def _display(console: Any, total: int, live: bool) -> Iterator[_Display | None]:
         _progress_sink = None
 
 
+def backstop(timeout: float) -> float:
+    """How long an executor waits for a run limited to ``timeout`` s before it stops the worker.
+
+    The worker enforces the limit itself and reports the failure; the grace on top covers its
+    start-up (importing plugins) so that the parent kills only a worker that does not answer.
+    """
+    return timeout + max(2.0, timeout / 2)
+
+
+def _accepts_task_timeout(executor: api.Executor) -> bool:
+    """Whether the executor's ``map_unordered`` takes ``task_timeout`` (third parties may not)."""
+    try:
+        parameters = inspect.signature(executor.map_unordered).parameters
+    except (TypeError, ValueError):
+        return False
+    return "task_timeout" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
+
+
 def schedule(
     suite: Suite,
     out: str | Path,
     *,
     executor: api.Executor,
     fresh: bool = False,
+    timeout: float | None = None,
     console: Any = None,
     host: PluginHost | None = None,
 ) -> SuiteOutcome:
     """Run the suite's pending runs into the store ``out`` and report what happened.
 
-    ``console`` (a :class:`rich.console.Console`) turns on the progress display. Per-run live
-    progress needs the run to execute in this process (the ``serial`` executor).
+    ``timeout`` (seconds; default: the suite's ``timeout`` setting, 0 = none) limits each run's
+    wall-clock time: a run past it is stopped and recorded as failed. It is a setting of the
+    execution, not of the run, so it does not change run ids. ``console`` (a
+    :class:`rich.console.Console`) turns on the progress display. Per-run live progress needs
+    the run to execute in this process (the ``serial`` executor).
+
+    Runs in this process are recorded as ``started`` before they run, so if one kills the
+    process outright (native code exiting or crashing), the store shows which run it was and a
+    rerun recomputes it.
     """
     host = host or get_host()
     planned = plan(suite.runs(host), host)
@@ -278,7 +352,8 @@ def schedule(
         # Decided under the lock: a run another `zobench run` finished meanwhile is skipped.
         scan = store.scan(frames="read")
         pending = _pending(planned, scan, fresh, outcome)
-        _compute(pending, store, scan, executor, console, outcome)
+        limit = suite.settings.timeout if timeout is None else timeout
+        _compute(pending, store, scan, executor, console, outcome, limit)
     return outcome
 
 
@@ -310,6 +385,22 @@ def _pending(
     return pending
 
 
+def _record(run: PlannedRun, result: RunResult, commit: str | None) -> RunRecord:
+    """The manifest record of a run's result (status done, failed, or started)."""
+    return RunRecord(
+        run_id=run.run_id,
+        status=result.status,
+        spec=run.spec,
+        resolved=run.identity.resolved,
+        config_hash=run.identity.config_hash,
+        fingerprint=run.identity.fingerprint,
+        timings=result.timings,
+        error=result.error,
+        traceback=result.traceback,
+        provenance={**result.worker, "git_commit": commit, "components": run.components},
+    )
+
+
 def _written(run: PlannedRun) -> str:
     return canonical_json(run.spec.canonical())
 
@@ -321,31 +412,30 @@ def _compute(
     executor: api.Executor,
     console: Any,
     outcome: SuiteOutcome,
+    limit: float,
 ) -> None:
     """Run ``pending`` through the executor, writing each result as it arrives."""
     by_id = {p.run_id: p for p in pending}
-    tasks = [{"run_id": p.run_id, "spec": p.spec.to_record()} for p in pending]
+    tasks = [{"run_id": p.run_id, "spec": p.spec.to_record(), "timeout": limit} for p in pending]
     commit = git_commit()
     live = getattr(executor, "in_process", False)
-    results = executor.map_unordered(execute, tasks)
+
+    def execute_here(task: dict[str, Any]) -> RunResult:
+        started = _lost(task, None, status="started")
+        store.write(_record(by_id[task["run_id"]], started, commit))
+        return _execute_here(task)
+
+    options = {"task_timeout": backstop(limit)} if limit and _accepts_task_timeout(executor) else {}
+    results = executor.map_unordered(execute_here if live else execute, tasks, **options)
     # Closing the generator when the loop is interrupted shuts the executor's workers down now.
     closing = contextlib.closing(results) if hasattr(results, "close") else contextlib.nullcontext()
     with _display(console, len(tasks), live) as display, closing:
-        for _, raw in results:
+        for index, raw in results:
+            if isinstance(raw, api.TaskLost):  # the worker died or stopped answering
+                raw = _lost(tasks[index], raw.reason, raw.seconds)
             result = RunResult.of(raw)
             run = by_id[result.run_id]
-            record = RunRecord(
-                run_id=run.run_id,
-                status=result.status,
-                spec=run.spec,
-                resolved=run.identity.resolved,
-                config_hash=run.identity.config_hash,
-                fingerprint=run.identity.fingerprint,
-                timings=result.timings,
-                error=result.error,
-                traceback=result.traceback,
-                provenance={**result.worker, "git_commit": commit, "components": run.components},
-            )
+            record = _record(run, result, commit)
             store.write(record, result.frame if result.status == "done" else None)
             # Older runs of this configuration (or of this spec, before a default changed) are
             # superseded: the store keeps one run per configuration.

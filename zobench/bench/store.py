@@ -366,8 +366,9 @@ class Store:
             digest = FrameDigest(hashlib.sha256(data).hexdigest(), frame.height)
             record = dataclasses.replace(record, frame=digest, status="done")
             write_atomic(frame_path, lambda p: p.write_bytes(data))
-        else:
-            record = dataclasses.replace(record, frame=None, status="failed")
+        else:  # failed, or started (the placeholder of a run in the scheduler's process)
+            status = record.status if record.status == "started" else "failed"
+            record = dataclasses.replace(record, frame=None, status=status)
         text = json.dumps(record.to_json(), indent=1)
         write_atomic(record_path, lambda p: p.write_text(text, encoding="utf-8"))
         if frame is None:  # a recomputation that failed: drop the previous frame, now stale

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from typing import Any
 
 from zobench.api import param
 from zobench.bench.spec import COMPONENT_KINDS, ComponentSpec, RunSpec
-from zobench.config import as_dict, validate
+from zobench.config import as_dict, shown, validate
 from zobench.errors import ConfigError, ZobenchError, did_you_mean
 from zobench.plugins import PluginHost, get_host
 
@@ -53,11 +54,24 @@ class SuiteError(ZobenchError):
         super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in str(message)))
 
 
+SUITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+"""What a suite name may be: it becomes a folder name (``results/<name>``), so no separators,
+no leading dot, no control characters, at most 100 characters."""
+MAX_SEED = 2**63 - 1
+"""The largest seed: seeds are stored in an Int64 column."""
+MAX_COUNT = 10**9
+"""Upper bound of ``iterations``, ``eval_every`` and ``eval_episodes`` (more is a typo, not a plan)."""
+
+
 @dataclass(frozen=True)
 class SuiteSettings:
     """The suite's top-level settings (everything but the component tables)."""
 
-    name: str = param("suite", "Name of the suite; the default results folder is results/<name>.")
+    name: str = param(
+        "suite",
+        "Name of the suite (letters, digits, '.', '_', '-'; at most 100); the default results "
+        "folder is results/<name>.",
+    )
     description: str = param("", "One line saying what the suite compares.")
     seeds: int | list[int] = param(  # noqa: RUF009 (param() is a documented dataclass field)
         3, "Number of seeds N (0..N-1) or an explicit list of seeds."
@@ -72,25 +86,51 @@ class SuiteSettings:
         "Fill the algorithms' settings the suite does not write from the matching preset "
         "(zobench list presets); false runs every algorithm at its component defaults.",
     )
+    timeout: float = param(
+        0.0,
+        "Wall-clock seconds a run may take; a run past it is stopped and recorded as failed and "
+        "the suite goes on. 0: no limit. Not part of a run's identity (`--timeout` overrides).",
+    )
 
     def __post_init__(self) -> None:
+        if not SUITE_NAME.fullmatch(self.name):
+            raise ValueError(
+                f"name: {shown(self.name)} is not a suite name: 1 to 100 letters, digits, '.', "
+                "'_' or '-', starting with a letter or digit (it names the results folder)"
+            )
         for key in ("iterations", "eval_every", "eval_episodes"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be at least 1, got {getattr(self, key)}")
-        if isinstance(self.seeds, int) and self.seeds < 1:
-            raise ValueError(f"seeds must be at least 1, got {self.seeds}")
-        seeds = self.seeds if isinstance(self.seeds, list) else [0]
-        if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
-            raise ValueError(f"seeds must be distinct non-negative integers, got {self.seeds}")
+            if not 1 <= getattr(self, key) <= MAX_COUNT:
+                raise ValueError(
+                    f"{key}: must be between 1 and {MAX_COUNT:,}, got {getattr(self, key)}"
+                )
+        if isinstance(self.seeds, int) and not 1 <= self.seeds <= MAX_SEED:
+            raise ValueError(f"seeds: must be at least 1, got {self.seeds}")
+        for i, seed in enumerate(self.seeds if isinstance(self.seeds, list) else []):
+            if not 0 <= seed <= MAX_SEED:
+                raise ValueError(f"seeds[{i}]: must be between 0 and 2**63 - 1, got {seed}")
+        if isinstance(self.seeds, list) and (
+            not self.seeds or len(set(self.seeds)) != len(self.seeds)
+        ):
+            raise ValueError(
+                f"seeds: must be distinct non-negative integers, got {shown(self.seeds)}"
+            )
+        if not 0 <= self.timeout <= MAX_COUNT:
+            raise ValueError(
+                f"timeout: must be 0 (no limit) or at most {MAX_COUNT:,} seconds, got {self.timeout}"
+            )
 
 
 COMPONENT_TABLES: tuple[str, ...] = tuple(COMPONENT_KINDS)
 """Suite tables naming components, in expansion order."""
 REQUIRED_TABLES: tuple[str, ...] = ("algorithm", "environment", "preference")
 RESERVED_KEYS: tuple[str, ...] = ("name", "label", "grid")
+"""Keys of a component table that are not the component's settings."""
 MAX_RUNS = 100_000
 """A suite expanding into more runs than this is refused as a mistake (a seed count of 10**9)."""
-"""Keys of a component table that are not the component's settings."""
+MAX_DEPTH = 16
+"""Deepest nesting of tables and arrays a suite may have (its real ones need four)."""
+MAX_SUITE_BYTES = 16 * 2**20
+"""Largest suite file read (a suite is a page of TOML; a bigger file is a mistake)."""
 
 
 @dataclass(frozen=True)
@@ -149,11 +189,7 @@ class Suite:
 
     def checked(self) -> Suite:
         """The suite itself, or a :class:`SuiteError` when it would expand absurdly far."""
-        if self.count() > MAX_RUNS:
-            raise SuiteError(
-                f"the suite expands into {self.count()} runs, more than {MAX_RUNS}; "
-                "check seeds and grids"
-            )
+        _refuse_too_many(self.count())
         return self
 
     def with_seeds(self, n: int) -> Suite:
@@ -251,8 +287,9 @@ def _entry(table: str, path: str, raw: Mapping[str, Any], host: PluginHost) -> E
             axes[key].append(checked[key])
     # Cross-field rules (a Config's __post_init__) must hold for every combination.
     entry = Entry(table, path, name, label, params, axes)
-    for variant in entry.variants():
-        validate(config_cls, variant.params, path=f"{path} (grid {variant.params})")
+    if hasattr(config_cls, "__post_init__"):  # only such rules can reject a combination
+        for variant in entry.variants():
+            validate(config_cls, variant.params, path=f"{path} (grid {shown(variant.params)})")
     return entry
 
 
@@ -260,20 +297,95 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+_COUNT_CAP = 10**15
+"""Counting stops here: a count this large is refused anyway, and never becomes a huge integer."""
+
+
+def _refuse_too_many(count: int) -> None:
+    """A :class:`SuiteError` when ``count`` runs is beyond :data:`MAX_RUNS`."""
+    if count > MAX_RUNS:
+        text = f"{count:,}" if count < _COUNT_CAP else f"more than {_COUNT_CAP:,}"
+        raise SuiteError(
+            f"the suite expands into {text} runs, more than the limit of {MAX_RUNS:,}; "
+            "check seeds and grids"
+        )
+
+
+def _tables_of(data: Mapping[str, Any], table: str) -> list[Mapping[str, Any]]:
+    value = data.get(table)
+    if isinstance(value, Mapping):
+        return [value]
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def _refuse_huge_expansion(data: Mapping[str, Any]) -> None:
+    """Count the runs from the seeds and the grids' lengths alone, before validating any value.
+
+    Validation looks at every grid value and every combination, so a 1000×1000 grid must be
+    refused here, in microseconds, rather than after seconds and hundreds of megabytes. Shapes
+    that are wrong count as one (validation reports them next); the count is capped at
+    :data:`_COUNT_CAP`, so it never becomes a huge number.
+    """
+    seeds = data.get("seeds", SuiteSettings.seeds)
+    total = seeds if _is_int(seeds) else len(seeds) if isinstance(seeds, list) else 1
+    total = min(max(total, 1), _COUNT_CAP)  # a negative count is refused by validation next
+    for table in COMPONENT_TABLES:
+        variants = 0
+        for raw in _tables_of(data, table):
+            grid = raw.get("grid")
+            combinations = 1
+            for values in grid.values() if isinstance(grid, Mapping) else ():
+                if isinstance(values, list) and values:
+                    combinations = min(combinations * len(values), _COUNT_CAP)
+            variants = min(variants + combinations, _COUNT_CAP)
+        total = min(total * max(variants, 1), _COUNT_CAP)
+    _refuse_too_many(total)
+
+
+def _too_deep(data: Any) -> str | None:
+    """The TOML path of the first value nested deeper than :data:`MAX_DEPTH` (None if none)."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return path
+        if isinstance(value, Mapping):
+            stack.extend(
+                (v, f"{path}.{k}" if path else str(k), depth + 1) for k, v in value.items()
+            )
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
+    return None
+
+
 def parse_suite(text: str, *, source: str = "suite", host: PluginHost | None = None) -> Suite:
-    """Parse and validate TOML text into a :class:`Suite`; any mistake raises :class:`SuiteError`."""
+    """Parse and validate TOML text into a :class:`Suite`; any mistake raises :class:`SuiteError`.
+
+    Cheap refusals come first: nesting deeper than :data:`MAX_DEPTH`, then more runs than
+    :data:`MAX_RUNS` counted from the grids' sizes, then validation of every value.
+    """
     host = host or get_host()
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SuiteError(f"{source}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise SuiteError(f"{source}: invalid TOML: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal of more than 4300 digits
+        raise SuiteError(f"{source}: invalid TOML: {exc}") from None
+    deep = _too_deep(data)
+    if deep is not None:
+        raise SuiteError(f"{deep}: nested more than {MAX_DEPTH} levels deep")
     allowed = [f.name for f in SuiteSettings.__dataclass_fields__.values()] + list(COMPONENT_TABLES)
     for key in data:
         if key not in allowed:
             raise SuiteError(f"{key}: unknown suite setting{did_you_mean(key, allowed)}")
     seeds = data.get("seeds", 1)
     if not _is_int(seeds) and not (isinstance(seeds, list) and all(map(_is_int, seeds))):
-        raise SuiteError(f"seeds: expected a number of seeds or a list of seeds, got {seeds!r}")
+        raise SuiteError(
+            f"seeds: expected a number of seeds or a list of seeds, got {shown(seeds)}"
+        )
+    _refuse_huge_expansion(data)
     try:
         settings = validate(
             SuiteSettings, {k: v for k, v in data.items() if k not in COMPONENT_TABLES}
@@ -301,6 +413,8 @@ def load_suite(file_or_name: str | Path, *, host: PluginHost | None = None) -> S
         raise SuiteError(f"{path}: is a directory, not a suite file")
     if path.is_file():
         try:
+            if path.stat().st_size > MAX_SUITE_BYTES:
+                raise SuiteError(f"{path}: larger than {MAX_SUITE_BYTES // 2**20} MiB: not a suite")
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise SuiteError(f"{path}: cannot read suite file: {exc}") from None

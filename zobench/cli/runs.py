@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import click
@@ -23,8 +24,30 @@ DEFAULT_SUITE = "quickstart"
 
 
 def default_out(suite: Suite) -> Path:
-    """Where a suite's results go unless ``--out`` says otherwise: ``results/<suite name>``."""
+    """Where a suite's results go unless ``--out`` says otherwise: ``results/<suite name>``.
+
+    Safe by construction: a suite name is a single folder name (no separator, no leading dot,
+    no control character; :data:`~zobench.bench.suite.SUITE_NAME`).
+    """
     return Path("results") / suite.name
+
+
+def writable_folder(out: Path) -> Path:
+    """``out``, created if needed, or a :class:`ZobenchError` when results cannot be written there.
+
+    Checked before any run starts, so a bad ``--out`` (a file, a read-only folder, somewhere
+    under /proc) is one line rather than a traceback after the first run.
+    """
+    if out.exists() and not out.is_dir():
+        raise ZobenchError(f"cannot write results to {out}: it exists and is not a folder")
+    probe = out / f".write-probe-{os.getpid()}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ZobenchError(f"cannot write results to {out}: {exc.strerror or exc}") from None
+    return out
 
 
 def _spread(mean: float | None, std: float | None) -> str:
@@ -55,8 +78,14 @@ def ranking_table(outcome: scheduler.SuiteOutcome) -> Table | None:
 
 @click.command("run")
 @click.argument("suite", required=False, default=DEFAULT_SUITE, metavar="[SUITE_NAME_OR_FILE]")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Results folder.")
+@click.option("--out", type=click.Path(path_type=Path), help="Results folder.")
 @click.option("--seeds", type=click.IntRange(min=1), help="Override the suite's seeds: 0..N-1.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, max=10**9),
+    help="Stop a run after this many seconds and record it as failed (0: no limit; "
+    "default: the suite's timeout).",
+)
 @click.option("--jobs", type=click.IntRange(min=1), help="Parallel workers (default: cores).")
 @click.option("--executor", default="process", show_default=True, help="serial, process, dask.")
 @click.option("--address", help="Dask scheduler address (implies --executor dask).")
@@ -70,6 +99,7 @@ def run_command(
     suite: str,
     out: Path | None,
     seeds: int | None,
+    timeout: float | None,
     jobs: int | None,
     executor: str,
     address: str | None,
@@ -80,7 +110,9 @@ def run_command(
 
     Runs already done in the folder are skipped, so an interrupted suite resumes where it
     stopped. Failing runs are recorded with their error and the others go on; the exit code is
-    1 when any run failed. The results folder defaults to results/<suite name>/.
+    1 when any run failed. The results folder defaults to results/<suite name>/. With a
+    timeout (--timeout or the suite's `timeout`), a run past it is stopped and recorded as
+    failed; the timeout does not change run ids.
 
     \b
     Examples:
@@ -88,20 +120,27 @@ def run_command(
       zobench run my-suite.toml --out results/mine --jobs 4
       zobench run quickstart --seeds 10 --address tcp://10.0.0.5:8786
       zobench run quickstart --report
+      zobench run my-suite.toml --timeout 600
     """
     host = get_host()
     parsed = load_suite(suite, host=host)
     if seeds is not None:
         parsed = parsed.with_seeds(seeds)
-    out = out or default_out(parsed)
     if address and ctx.get_parameter_source("executor") is click.core.ParameterSource.DEFAULT:
         executor = "dask"  # an address only means something to a cluster
     pool = scheduler.make_executor(executor, jobs=jobs, address=address, host=host)
+    out = writable_folder(out or default_out(parsed))
     console = Console(stderr=True)
     console.print(f"suite [bold]{escape(parsed.name)}[/bold] → {escape(str(out))}")
     try:
         outcome = scheduler.schedule(
-            parsed, out, executor=pool, fresh=fresh, console=console, host=host
+            parsed,
+            out,
+            executor=pool,
+            fresh=fresh,
+            timeout=timeout,
+            console=console,
+            host=host,
         )
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]: finished runs are stored; run again to resume")
@@ -162,7 +201,7 @@ def validate_command(suite: str) -> None:
 def run_states(scan: Scan) -> dict[str, tuple[str, str]]:
     """Manifest entry → (state, detail) for ``zobench runs``.
 
-    States: ``done``; ``failed``; ``stale`` (done, but the installed code or defaults would
+    States: ``done``; ``failed``; ``started`` (its process ended during the run); ``stale`` (done, but the installed code or defaults would
     compute this configuration under another run id, so the next ``zobench run`` of its suite
     recomputes it); ``superseded`` (a later run of the same configuration counts instead);
     ``damaged`` (the reason; left out of every table, recomputed by the next run).
@@ -172,6 +211,8 @@ def run_states(scan: Scan) -> dict[str, tuple[str, str]]:
     for run_id, record in scan.records.items():
         if run_id in scan.superseded:
             states[run_id] = ("superseded", f"by {scan.superseded[run_id]}")
+        elif record.status == "started":  # its process ended mid-run; a rerun computes it
+            states[run_id] = ("started", "never finished: its process ended during the run")
         elif record.status != "done":
             states[run_id] = ("failed", ((record.error or "").splitlines() or [""])[0])
         else:
@@ -253,7 +294,9 @@ def runs_command(out: Path, as_json: bool, verify: bool) -> None:
     for name in sorted(set(scan.damaged) - shown):
         table.add_row(escape(name), "", "", "", "", "[red]damaged[/]", "", escape(states[name][1]))
     Console().print(table)
-    counts = {s: sum(v[0] == s for v in states.values()) for s in ("done", "stale", "failed")}
+    counts = {
+        s: sum(v[0] == s for v in states.values()) for s in ("done", "stale", "failed", "started")
+    }
     counts["damaged"] = len(scan.damaged)
     counts["superseded"] = len(scan.superseded)
     click.echo(", ".join(f"{n} {s}" for s, n in counts.items() if n or s in ("done", "failed")))

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
-import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,9 +24,13 @@ from typing import Any
 import zobench
 from zobench import api
 from zobench.errors import ZobenchError
-from zobench_plugins.executors.process import WORKER_DIED, default_jobs
+from zobench_plugins.executors.process import default_jobs, sigint_ignored
 
 INSTALL_HINT = 'the dask executor needs dask and distributed: pip install -e ".[dask]"'
+WORKER_DIED = (
+    "the worker process died during the run, every time Dask tried it (os._exit, a crash in "
+    "native code or out of memory)"
+)
 NO_MALLOC_TRIM = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 """Dask config that keeps MALLOC_TRIM_THRESHOLD_ out of the workers' environment."""
 
@@ -46,18 +50,6 @@ class DaskConfig:
     def __post_init__(self) -> None:
         if self.jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {self.jobs}")
-
-
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be changed from the main thread
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 class DaskExecutor(api.Executor):
@@ -89,7 +81,7 @@ class DaskExecutor(api.Executor):
         # Nannies read the config as they are created; workers spawned while SIGINT is ignored
         # inherit that, so Ctrl-C reaches only this process and ends the suite without a
         # traceback from every worker.
-        with dask.config.set(NO_MALLOC_TRIM), _sigint_ignored():
+        with dask.config.set(NO_MALLOC_TRIM), sigint_ignored():
             cluster = stack.enter_context(
                 LocalCluster(
                     n_workers=min(self.config.jobs, n_tasks),
@@ -102,24 +94,88 @@ class DaskExecutor(api.Executor):
         return stack.enter_context(Client(cluster))
 
     def map_unordered(
-        self, fn: Callable[[Any], Any], tasks: Sequence[Any]
+        self,
+        fn: Callable[[Any], Any],
+        tasks: Sequence[Any],
+        *,
+        task_timeout: float | None = None,
     ) -> Iterator[tuple[int, Any]]:
-        """Yield ``(index, fn(task))`` in completion order."""
+        """Yield ``(index, fn(task))`` in completion order (a TaskLost for a lost task).
+
+        Dask reschedules the task of a worker that died a few times (``allowed-failures``); when
+        it gives up, the task comes back as :class:`~zobench.api.TaskLost` and the rest go on.
+        With ``task_timeout``, at most one task per worker thread is in flight, so a task's age
+        is its running time; one past the limit is cancelled and (on a local cluster) its worker
+        restarted, since a thread stuck in native code cannot be stopped otherwise.
+        """
         if not tasks:
             return
-        from distributed import as_completed
-        from distributed.scheduler import KilledWorker
-
         with contextlib.ExitStack() as stack:
             client = self._client(stack, len(tasks))
-            futures = client.map(fn, list(tasks), pure=False)
-            index = {future.key: i for i, future in enumerate(futures)}
-            for future in as_completed(futures):
-                try:
-                    result = future.result()
-                except KilledWorker:
-                    raise ZobenchError(WORKER_DIED) from None
-                yield index[future.key], result
+            if task_timeout is None:
+                yield from self._all_at_once(client, fn, tasks)
+            else:
+                yield from self._windowed(client, fn, tasks, task_timeout)
+
+    @staticmethod
+    def _outcome(future: Any, given_at: float) -> Any:
+        from distributed.scheduler import KilledWorker
+
+        try:
+            return future.result()
+        except KilledWorker:
+            return api.TaskLost(WORKER_DIED, time.monotonic() - given_at)
+
+    def _all_at_once(
+        self, client: Any, fn: Callable[[Any], Any], tasks: Sequence[Any]
+    ) -> Iterator[tuple[int, Any]]:
+        from distributed import as_completed
+
+        given_at = time.monotonic()
+        futures = client.map(fn, list(tasks), pure=False)
+        index = {future.key: i for i, future in enumerate(futures)}
+        for future in as_completed(futures):
+            yield index[future.key], self._outcome(future, given_at)
+
+    def _windowed(
+        self, client: Any, fn: Callable[[Any], Any], tasks: Sequence[Any], task_timeout: float
+    ) -> Iterator[tuple[int, Any]]:
+        from distributed import wait
+
+        window = max(1, sum(client.nthreads().values()))
+        queue = deque(enumerate(tasks))
+        running: dict[Any, tuple[int, float]] = {}
+        while queue or running:
+            while queue and len(running) < window:
+                i, task = queue.popleft()
+                running[client.submit(fn, task, pure=False)] = (i, time.monotonic())
+            oldest = min(given_at for _, given_at in running.values())
+            try:
+                done = wait(
+                    list(running),
+                    timeout=max(0.0, oldest + task_timeout - time.monotonic()) + 0.01,
+                    return_when="FIRST_COMPLETED",
+                ).done
+            except TimeoutError:
+                done = set()
+            for future in done:
+                i, given_at = running.pop(future)
+                yield i, self._outcome(future, given_at)
+            for future, (i, given_at) in list(running.items()):
+                if time.monotonic() - given_at > task_timeout:
+                    del running[future]
+                    stuck = [w for w, keys in client.processing().items() if future.key in keys]
+                    future.cancel()
+                    if stuck and not self.config.address:
+                        client.restart_workers(stuck, raise_for_error=False)
+                    yield (
+                        i,
+                        api.TaskLost(
+                            f"timed out after {task_timeout:g} s: the worker did not answer and was "
+                            "stopped",
+                            time.monotonic() - given_at,
+                        ),
+                    )
 
 
 @zobench.hookimpl

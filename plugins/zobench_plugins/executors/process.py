@@ -2,10 +2,15 @@
 
 Workers start through ``forkserver`` (``spawn`` where there is none), never plain ``fork``: the
 scheduler's process has threads (the progress display), and forking a threaded process can
-deadlock. Ctrl-C is handled by the scheduler's process alone: workers ignore SIGINT, and the
-pool's workers are terminated when the caller stops early, so nothing half-written survives
-(the store writes atomically anyway). Workers also exit by themselves when the scheduler's
-process is killed outright (SIGKILL), instead of lingering as orphans.
+deadlock. Each worker is a process with a pipe of its own, so the parent always knows which
+task each worker runs: a worker that dies during a task (``os._exit``, a crash in native code,
+the OOM killer) or that does not answer within ``task_timeout`` costs that task alone, which
+comes back as :class:`~zobench.api.TaskLost`, and a fresh worker takes its place.
+
+Ctrl-C is handled by the scheduler's process alone: workers ignore SIGINT, and when the caller
+stops early every worker is killed and reaped before ``map_unordered`` returns, so no worker
+outlives the scheduler (the store writes atomically anyway). Workers also exit by themselves
+when the scheduler's process is killed outright (SIGKILL), instead of lingering as orphans.
 """
 
 from __future__ import annotations
@@ -16,24 +21,19 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 import zobench
 from zobench import api
-from zobench.errors import ZobenchError
 from zobench.plugins import get_host
 
 PRELOAD = ["zobench.bench.scheduler", "zobench.bench.runner"]
 """Modules the fork server imports once, so each worker starts without re-importing them (the
 plugin modules that loaded in this process are added)."""
-WORKER_DIED = (
-    "a worker process died (killed, out of memory or crashed in native code); "
-    "finished runs are stored: run the suite again to resume"
-)
 THREAD_LIMITS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 """One BLAS thread per worker (unless the user set otherwise): parallelism comes from the workers,
 and BLAS threads of every worker competing for the same cores slow all of them down (Dask's
@@ -89,6 +89,25 @@ def _init_worker(scheduler_pid: int) -> None:
 
 
 @contextlib.contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes start, so they are born ignoring it.
+
+    A worker sets SIG_IGN itself as it starts, but a Ctrl-C in the moment before would print a
+    KeyboardInterrupt traceback from it. A fork server or spawned interpreter started while
+    SIGINT is ignored keeps it ignored, and so do the workers it forks. A Ctrl-C during these
+    milliseconds is lost; pressing it again works.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be changed from the main thread
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def _thread_limits() -> Iterator[None]:
     """Set :data:`THREAD_LIMITS` while workers (and the fork server) start; they copy os.environ."""
     saved = {name: os.environ.get(name) for name in THREAD_LIMITS}
@@ -97,8 +116,8 @@ def _thread_limits() -> Iterator[None]:
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
+        for name, before in saved.items():
+            if before is None:
                 os.environ.pop(name, None)
 
 
@@ -114,43 +133,151 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+def _serve(conn: Connection, fn: Callable[[Any], Any], scheduler_pid: int) -> None:
+    """A worker's life: take ``(index, task)`` messages, answer ``(index, ok, value)``, until None.
+
+    ``ok`` is False when ``fn`` raised; the exception is sent back for the caller to re-raise.
+    """
+    _init_worker(scheduler_pid)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent is gone
+        if message is None:
+            return
+        index, task = message
+        try:
+            answer = (index, True, fn(task))
+        except BaseException as exc:  # whatever fn raised belongs to the caller, not the worker
+            answer = (index, False, exc)
+        try:
+            conn.send(answer)
+        except Exception as exc:  # an unpicklable result or exception: say so instead
+            conn.send((index, False, RuntimeError(f"the task's result could not be sent: {exc!r}")))
+
+
+class _Worker:
+    """One worker process, the parent's end of its pipe, and the task it is running."""
+
+    def __init__(self, context: Any, fn: Callable[[Any], Any]) -> None:
+        self.conn, child = context.Pipe()
+        # Daemonic: multiprocessing terminates it when this process exits, however it exits.
+        self.process = context.Process(
+            target=_serve, args=(child, fn, os.getpid()), daemon=True, name="zobench-worker"
+        )
+        self.process.start()
+        child.close()
+        self.index: int | None = None
+        self.given_at = 0.0
+
+    def give(self, index: int, task: Any) -> None:
+        """Hand the worker a task."""
+        self.conn.send((index, task))
+        self.index, self.given_at = index, time.monotonic()
+
+    def outcome(self, task_timeout: float | None) -> tuple[bool, Any] | None:
+        """``(True, value)``, ``(False, TaskLost)`` or ``(False, exception)`` when settled, else None."""
+        if self.conn.poll():
+            try:
+                _, ok, value = self.conn.recv()
+            except (EOFError, OSError):  # died while answering
+                return False, self._lost()
+            return (True, value) if ok else (False, value)
+        if not self.process.is_alive():
+            return False, self._lost()
+        if task_timeout is not None and time.monotonic() - self.given_at > task_timeout:
+            self.stop(graceful=False)
+            return False, api.TaskLost(
+                f"timed out after {task_timeout:g} s: the worker did not answer and was stopped",
+                time.monotonic() - self.given_at,
+            )
+        return None
+
+    def _lost(self) -> api.TaskLost:
+        self.process.join(1)
+        code = self.process.exitcode
+        how = (
+            f"was killed by signal {-code}"
+            if code is not None and code < 0
+            else (f"exited with code {code}")
+        )
+        return api.TaskLost(
+            f"the worker process {how} during the run (os._exit, a crash in native code or "
+            "out of memory)",
+            time.monotonic() - self.given_at,
+        )
+
+    def stop(self, *, graceful: bool) -> None:
+        """Ask the worker to finish (graceful) or kill it; either way it is gone afterwards."""
+        if graceful and self.process.is_alive():
+            with contextlib.suppress(OSError):
+                self.conn.send(None)
+            self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+
 class ProcessExecutor(api.Executor):
-    """Runs tasks in a pool of ``jobs`` local worker processes, yielding results as they finish."""
+    """Runs tasks in ``jobs`` local worker processes, yielding results as they finish.
+
+    A worker that dies during a task (``os._exit``, a crash, killed) or does not answer within
+    ``task_timeout`` is replaced; its task is yielded as :class:`~zobench.api.TaskLost`.
+    """
 
     name = "process"
     summary = "Run runs in parallel in local worker processes (the default; --jobs N)."
     Config = ProcessConfig
 
     def map_unordered(
-        self, fn: Callable[[Any], Any], tasks: Sequence[Any]
+        self,
+        fn: Callable[[Any], Any],
+        tasks: Sequence[Any],
+        *,
+        task_timeout: float | None = None,
     ) -> Iterator[tuple[int, Any]]:
-        """Yield ``(index, fn(task))`` in completion order."""
+        """Yield ``(index, fn(task))`` in completion order (a TaskLost for a lost task)."""
         if not tasks:
             return
-        pool = ProcessPoolExecutor(
-            max_workers=min(self.config.jobs, len(tasks)),
-            mp_context=_context(),
-            initializer=_init_worker,
-            initargs=(os.getpid(),),
-        )
+        context = _context()
+        queue = deque(enumerate(tasks))
+        workers: list[_Worker] = []
         finished = False
         try:
-            with _thread_limits():  # the first submit starts the workers
-                futures: dict[Future, int] = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
-            while futures:
-                done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                for future in done:
-                    try:
-                        result = future.result()
-                    except BrokenProcessPool:
-                        raise ZobenchError(WORKER_DIED) from None
-                    yield futures.pop(future), result
+            with _thread_limits(), sigint_ignored():  # workers (and fork server) inherit both
+                workers = [_Worker(context, fn) for _ in range(min(self.config.jobs, len(tasks)))]
+            while queue or any(w.index is not None for w in workers):
+                for worker in workers:
+                    if worker.index is None and queue:
+                        worker.give(*queue.popleft())
+                busy = [w for w in workers if w.index is not None]
+                wait_s = None
+                if task_timeout is not None:
+                    first = min(w.given_at for w in busy) + task_timeout
+                    wait_s = max(0.0, first - time.monotonic()) + 0.01
+                wait([w.conn for w in busy] + [w.process.sentinel for w in busy], wait_s)
+                for position, worker in enumerate(workers):
+                    index = worker.index
+                    settled = worker.outcome(task_timeout) if index is not None else None
+                    if index is None or settled is None:
+                        continue
+                    worker.index = None
+                    ok, value = settled
+                    if not ok and not isinstance(value, api.TaskLost):
+                        raise value
+                    if isinstance(value, api.TaskLost):  # that worker is gone
+                        worker.stop(graceful=False)
+                        if queue:  # a fresh one takes its place while tasks remain
+                            with _thread_limits(), sigint_ignored():
+                                workers[position] = _Worker(context, fn)
+                    yield index, value
             finished = True
         finally:
-            if not finished:  # interrupted or abandoned: stop the workers now, not after the runs
-                for process in list(getattr(pool, "_processes", {}).values()):
-                    process.terminate()
-            pool.shutdown(wait=finished, cancel_futures=True)
+            # Interrupted or abandoned: stop the workers now, not after their runs.
+            for worker in workers:
+                worker.stop(graceful=finished)
 
 
 @zobench.hookimpl

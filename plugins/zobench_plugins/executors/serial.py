@@ -13,7 +13,9 @@ class SerialExecutor(api.Executor):
     """Runs the tasks one by one in the calling process, in order.
 
     The simplest and most debuggable executor (a breakpoint in an algorithm just works), and the
-    one with live per-run progress, since runs happen where the display is.
+    one with live per-run progress, since runs happen where the display is. Runs share the
+    scheduler's process: their time limit is SIGALRM, ``os._exit`` is intercepted while they run,
+    and nothing stops native code that hangs or exits (no ``task_timeout`` here).
     """
 
     name = "serial"
@@ -22,9 +24,13 @@ class SerialExecutor(api.Executor):
     """Tasks run in the scheduler's own process (so in-process progress reporting reaches it)."""
 
     def map_unordered(
-        self, fn: Callable[[Any], Any], tasks: Sequence[Any]
+        self,
+        fn: Callable[[Any], Any],
+        tasks: Sequence[Any],
+        *,
+        task_timeout: float | None = None,
     ) -> Iterator[tuple[int, Any]]:
-        """Yield ``(index, fn(task))`` in task order."""
+        """Yield ``(index, fn(task))`` in task order (``task_timeout`` cannot apply here: ignored)."""
         for index, task in enumerate(tasks):
             yield index, fn(task)
 
