@@ -169,3 +169,16 @@ def test_a_killed_tuning_resumes_to_the_same_winners(tmp_path: Path) -> None:
     second = pl.read_parquet(whole / "tune" / "trials.parquet").drop("run_ids")
     assert first.equals(second)
     assert np.all(np.isfinite(first["objective"].to_numpy()))
+
+
+def test_an_offline_learner_is_scored_on_its_learning_not_on_a_tie() -> None:
+    spent_at_once = pl.DataFrame(
+        {
+            "iteration": [0, 10, 20, 30],
+            "queries": [0, 1000, 1000, 1000],
+            "score": [0.0, 0.2, 0.6, 1.0],
+            "score_normalized": [0.0, 0.2, 0.6, 1.0],
+        }
+    )
+    # (0·10 + 0.2·10 + 0.6·10) / 30 against iterations, not 0 against queries
+    assert objective_value(spent_at_once, "queries", "auc") == pytest.approx(8 / 30)

@@ -18,6 +18,8 @@ values, so the same suite and protocol always give the same trials and winners.
 The objective, ``auc`` by default, is the area under the step curve of the normalized score
 against preference queries (against episodes for algorithms that read rewards), divided by the
 run's budget: the average normalized score over the budget, so learning fast *and* well wins.
+An offline learner, which spends its whole budget before its first policy, would tie at 0 on
+every trial; its area is taken against iterations instead.
 ``final`` is the last evaluation's normalized score. Both are averaged over the tuning seeds.
 """
 
@@ -40,7 +42,7 @@ from zobench.__about__ import __version__
 from zobench.bench import scheduler
 from zobench.bench.spec import ComponentSpec, RunSpec
 from zobench.bench.store import load
-from zobench.bench.suite import Suite
+from zobench.bench.suite import Suite, SuiteSettings
 from zobench.config import as_dict, validate
 from zobench.errors import ZobenchError
 from zobench.plugins import PluginHost, get_host
@@ -248,6 +250,10 @@ def objective_value(curve: pl.DataFrame, axis: str, objective: Objective) -> flo
     if objective == "final":
         return float(score[-1])
     budget = curve[axis].to_numpy().astype(float)
+    if len(budget) > 1 and budget[1] >= budget[-1]:
+        # an offline learner spends its whole budget before its first policy: every trial ties
+        # at 0 on that axis, so its learning is measured against iterations instead
+        budget = curve["iteration"].to_numpy().astype(float)
     if budget[-1] <= budget[0]:
         return float(score[-1])
     # a step curve: each evaluation's score holds until the next evaluation's budget
@@ -256,11 +262,13 @@ def objective_value(curve: pl.DataFrame, axis: str, objective: Objective) -> flo
 
 
 class _Runs:
-    """The duck-typed suite the scheduler runs: a fixed list of run specs."""
+    """The duck-typed suite the scheduler runs: a fixed list of run specs, with the settings
+    (the per-run time limit) of the suite being tuned."""
 
-    def __init__(self, name: str, specs: list[RunSpec]) -> None:
+    def __init__(self, name: str, specs: list[RunSpec], settings: SuiteSettings) -> None:
         self.name = name
         self.specs = specs
+        self.settings = settings
 
     def runs(self, host: PluginHost | None = None) -> list[RunSpec]:
         return self.specs
@@ -339,7 +347,7 @@ def tune(
             )
             specs.extend(replace(template, algorithm=algorithm, seed=s) for s in protocol.seeds)
         result = scheduler.schedule(
-            _Runs(f"{suite.name}-tune", specs),  # type: ignore[arg-type]
+            _Runs(f"{suite.name}-tune", specs, suite.settings),  # type: ignore[arg-type]
             out,
             executor=executor,
             host=host,
