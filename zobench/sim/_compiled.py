@@ -1,0 +1,71 @@
+"""The numba-compiled time loop of :mod:`zobench.sim.kernel` (imported only when it is used).
+
+Compiled eagerly for one signature with ``cache=True``: the first import on a machine compiles
+(about a second) and writes the cache next to this file (or, where that is read-only, to
+numba's user cache); later imports load it. Floating-point work is only comparisons of the
+caller's uniforms with the caller's thresholds and copies of table entries, so the results are
+bit-identical to the numpy path whatever the compiler does.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_SIGNATURE = numba.void(
+    numba.float64[:, ::1],  # policy CDF rows (n·S, A − 1)
+    numba.int64,  # S
+    numba.int64,  # A
+    numba.float64[:, ::1],  # outcome thresholds (S·A or 1, K − 1)
+    numba.int64[::1],  # next states, flat (S·A·K)
+    numba.float64[::1],  # rewards, flat (S·A·K)
+    numba.float64[:, :, :],  # action uniforms (T, B, n)
+    numba.float64[:, :, :],  # transition uniforms (T, B, n)
+    numba.int64[:, :, ::1],  # states (T + 1, B, n); row 0 given
+    numba.int64[:, :, ::1],  # actions (T, B, n), written
+    numba.float64[:, :, ::1],  # rewards (T, B, n), written
+)
+
+
+@numba.njit(_SIGNATURE, cache=True, nogil=True, boundscheck=False)
+def table_steps(
+    policy_rows: np.ndarray,
+    n_states: int,
+    n_actions: int,
+    threshold_rows: np.ndarray,
+    next_flat: np.ndarray,
+    reward_flat: np.ndarray,
+    action_uniforms: np.ndarray,
+    step_uniforms: np.ndarray,
+    states: np.ndarray,
+    actions: np.ndarray,
+    rewards: np.ndarray,
+) -> None:
+    """T steps of B episodes of n agents on a step table, written into the time-major buffers."""
+    steps, batch, agents = action_uniforms.shape
+    cdf_width = policy_rows.shape[1]  # A − 1
+    outcome_width = threshold_rows.shape[1]  # K − 1
+    shared = threshold_rows.shape[0] == 1  # one row for every (state, action)
+    for t in range(steps):
+        for b in range(batch):
+            for i in range(agents):
+                s = states[t, b, i]
+                # action: the number of CDF entries at or below the uniform (policy.Sampler)
+                row = i * n_states + s
+                u = action_uniforms[t, b, i]
+                a = 0
+                for j in range(cdf_width):
+                    if u >= policy_rows[row, j]:
+                        a += 1
+                # outcome: the number of thresholds at or below the uniform (StepTable.step)
+                pair = s * n_actions + a
+                threshold_row = 0 if shared else pair
+                v = step_uniforms[t, b, i]
+                k = 0
+                for j in range(outcome_width):
+                    if v >= threshold_rows[threshold_row, j]:
+                        k += 1
+                index = pair * (outcome_width + 1) + k
+                actions[t, b, i] = a
+                states[t + 1, b, i] = next_flat[index]
+                rewards[t, b, i] = reward_flat[index]

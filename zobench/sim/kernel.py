@@ -1,0 +1,143 @@
+"""The rollout's time loop, compiled where the environment allows it.
+
+:func:`loop` picks how a batch of episodes is stepped through time:
+
+- **compiled** (numba): for environments that describe their step by a
+  :class:`~zobench.api.StepTable`, whole chunks of time steps run in one call of
+  :func:`zobench.sim._compiled.table_steps`;
+- **numpy**: one :class:`~zobench.sim.policy.Sampler` call and one ``env.step`` call per step,
+  for every other environment, when numba is missing, or when the environment variable
+  ``ZOBENCH_KERNEL=numpy`` asks for it.
+
+Both consume the same uniforms in the same way — an action or outcome is the number of CDF
+entries or thresholds at or below its uniform — so every trajectory, vote and score is
+bit-identical whichever runs (the tests compare them). numba compiles once per machine
+(``cache=True``); :func:`warm_up` loads it, so the runner pays that before its clock starts.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+from zobench import api
+from zobench.errors import ConfigError
+from zobench.sim import policy
+
+KERNEL_VARIABLE = "ZOBENCH_KERNEL"
+"""Environment variable choosing the kernel: ``numba`` (the default) or ``numpy``."""
+
+KERNELS = ("numba", "numpy")
+
+
+class Loop(Protocol):
+    """Steps a chunk of time: fills ``states[1:]``, ``actions`` and ``rewards`` from ``states[0]``."""
+
+    def __call__(
+        self,
+        uniforms: np.ndarray,
+        noise: np.ndarray,
+        states: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+    ) -> None:
+        """``uniforms (T, B, n)``, ``noise (T, B, n, k)``; buffers ``(T + 1 | T, B, n)``."""
+
+
+def requested() -> str:
+    """The kernel asked for by :data:`KERNEL_VARIABLE` (``numba`` when unset)."""
+    value = os.environ.get(KERNEL_VARIABLE, "").strip().lower() or "numba"
+    if value not in KERNELS:
+        raise ConfigError(
+            f"{KERNEL_VARIABLE}={value!r} is not a kernel; choose one of {', '.join(KERNELS)}"
+        )
+    return value
+
+
+_compiled: Any = None
+"""The :mod:`zobench.sim._compiled` module once loaded; ``False`` when numba is missing."""
+
+
+def _compiled_module() -> Any:
+    """:mod:`zobench.sim._compiled`, or ``None`` without numba (imported on first use)."""
+    global _compiled
+    if _compiled is None:
+        if importlib.util.find_spec("numba") is None:
+            _compiled = False
+        else:
+            from zobench.sim import _compiled as module
+
+            _compiled = module
+    return _compiled or None
+
+
+def compiled_available() -> bool:
+    """True when the compiled kernel is requested and numba is installed."""
+    return requested() == "numba" and _compiled_module() is not None
+
+
+def warm_up() -> None:
+    """Load (or, the first time on a machine, compile) the kernel now rather than mid-run."""
+    compiled_available()
+
+
+def numpy_loop(env: api.Environment, theta: np.ndarray) -> Loop:
+    """The reference loop: sample actions, then ``env.step``, once per time step."""
+    sample = policy.Sampler(theta)
+
+    def steps(
+        uniforms: np.ndarray,
+        noise: np.ndarray,
+        states: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+    ) -> None:
+        s = states[0]
+        for t in range(len(uniforms)):
+            a = actions[t] = sample(s, uniforms[t])
+            s, rewards[t] = env.step(s, a, noise[t])
+            states[t + 1] = s
+
+    return steps
+
+
+def table_loop(table: api.StepTable, theta: np.ndarray) -> Loop:
+    """The compiled loop over ``table`` (needs numba: check :func:`compiled_available`)."""
+    table_steps: Callable[..., None] = _compiled_module().table_steps
+    rows = policy.cdf_rows(theta)
+    n_states, n_actions = table.next_states.shape[:2]
+
+    def steps(
+        uniforms: np.ndarray,
+        noise: np.ndarray,
+        states: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+    ) -> None:
+        table_steps(
+            rows,
+            n_states,
+            n_actions,
+            table.threshold_rows,
+            table.next_flat,
+            table.reward_flat,
+            uniforms,
+            noise[..., 0],
+            states,
+            actions,
+            rewards,
+        )
+
+    return steps
+
+
+def loop(env: api.Environment, theta: np.ndarray) -> Loop:
+    """The fastest loop that gives ``env``'s exact episodes: compiled if it can, else numpy."""
+    table = env.step_table()
+    if table is not None and compiled_available():
+        return table_loop(table, theta)
+    return numpy_loop(env, theta)
