@@ -22,7 +22,7 @@ from zobench.bench.spec import ComponentSpec, RunSpec
 from zobench.config import validate
 from zobench.errors import ConfigError, ZobenchError
 from zobench.plugins import get_host
-from zobench.sim import evaluate
+from zobench.sim import evaluate, kernel
 from zobench.sim.problem import build_problem
 
 COLUMNS: dict[str, pl.DataType] = {
@@ -97,6 +97,7 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
     Raises :class:`RunFailed` when θ or a score is NaN or infinite, and the usual
     :class:`~zobench.errors.ZobenchError` subclasses for unknown names or bad parameters.
     """
+    kernel.warm_up()  # numba's import and cache load (a compile, once per machine): not timed
     start = time.perf_counter()
     if spec.iterations < 0 or spec.eval_every < 1:
         raise ConfigError(
