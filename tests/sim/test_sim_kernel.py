@@ -60,7 +60,9 @@ def _environments() -> dict[str, api.Environment]:
     envs: dict[str, api.Environment] = {
         "gridworld": zobench.make("environment", "gridworld"),
         "gridworld-slippery": zobench.make("environment", "gridworld", slip=0.75, horizon=4),
-        "gridworld-no-slip": zobench.make("environment", "gridworld", slip=0.0, size=3, goal=(2, 2)),
+        "gridworld-no-slip": zobench.make(
+            "environment", "gridworld", slip=0.0, size=3, goal=(2, 2)
+        ),
         "tabular-agents": TabularAgents(),
         "tabular-deterministic": TabularAgents(seed=1, outcomes=1),
     }
@@ -159,7 +161,7 @@ def test_the_variable_selects_the_loop(monkeypatch, gridworld):
 def test_environments_without_a_table_take_the_numpy_loop(coupled):
     assert coupled.step_table() is None
     theta = np.zeros((2, coupled.n_states, coupled.n_actions))
-    assert kernel.loop(coupled, theta).__qualname__.startswith("numpy_loop")
+    assert kernel.loop(coupled, theta).__qualname__.startswith("step_loop")
 
 
 def test_step_table_rejects_mismatched_shapes():
@@ -179,3 +181,40 @@ def test_networked_tables_use_each_agents_own_policy(monkeypatch):
     traj = rollout(env, theta, batch=200, rng=np.random.default_rng(0))
     assert (traj.actions[..., 1] == 2).all()
     assert set(np.unique(traj.actions[..., 0])) == {0, 1, 2}
+
+
+def _networked(name: str, topology: str, **params) -> api.Environment:
+    env = zobench.make("environment", name, **params)
+    network = zobench.make("topology", topology).build(env.n_agents, np.random.default_rng(0))
+    env.connect(network)
+    return env
+
+
+NETWORKED = {
+    "net-gridworld": lambda: _networked("net-gridworld", "chain"),
+    "net-gridworld-any": lambda: _networked("net-gridworld", "chain", noise_rule="any"),
+    "net-gridworld-safety": lambda: _networked(
+        "net-gridworld", "ring", n_agents=9, collision_penalty=2.0, arrival_reward=10.0
+    ),
+    "net-gridworld-noiseless": lambda: _networked(
+        "net-gridworld", "chain", sigma_max=0.0, sigma_min=0.0
+    ),
+    "net-gridworld-64": lambda: _networked("net-gridworld", "ring", n_agents=64, size=None),
+    "predator-prey": lambda: _networked("predator-prey", "chain", slip=0.2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKED))
+@pytest.mark.parametrize("batch", [3, 400])
+def test_stepped_environments_agree_on_both_paths(monkeypatch, name, batch):
+    """Environments without a table: compiled action sampling (and net-gridworld's compiled
+    step) give the numpy path's episodes exactly, greedy reference policies included."""
+    env = NETWORKED[name]()
+    assert env.step_table() is None
+    for theta in (_theta(env, 3.0, batch), env.reference_policy()):
+        expected, actual = _both_paths(
+            monkeypatch, lambda: rollout(env, theta, batch=batch, rng=np.random.default_rng(9))
+        )
+        _assert_identical(expected, actual)
+    if name.startswith("net-gridworld"):
+        assert (expected.states[:, -1] == env.goal).any()  # the absorbing goal was reached

@@ -69,3 +69,36 @@ def table_steps(
                 actions[t, b, i] = a
                 states[t + 1, b, i] = next_flat[index]
                 rewards[t, b, i] = reward_flat[index]
+
+
+@numba.njit(
+    numba.void(
+        numba.float64[:, ::1],  # policy CDF rows (n·S, A − 1)
+        numba.int64,  # S
+        numba.int64[:, :],  # states (B, n)
+        numba.float64[:, :],  # action uniforms (B, n)
+        numba.int64[:, :],  # actions (B, n), written
+    ),
+    cache=True,
+    nogil=True,
+    boundscheck=False,
+)
+def sample_actions(
+    policy_rows: np.ndarray,
+    n_states: int,
+    states: np.ndarray,
+    uniforms: np.ndarray,
+    actions: np.ndarray,
+) -> None:
+    """One step's actions, as :class:`zobench.sim.policy.Sampler` draws them."""
+    batch, agents = states.shape
+    cdf_width = policy_rows.shape[1]
+    for b in range(batch):
+        for i in range(agents):
+            row = i * n_states + states[b, i]
+            u = uniforms[b, i]
+            a = 0
+            for j in range(cdf_width):
+                if u >= policy_rows[row, j]:
+                    a += 1
+            actions[b, i] = a

@@ -5,9 +5,11 @@
 - **compiled** (numba): for environments that describe their step by a
   :class:`~zobench.api.StepTable`, whole chunks of time steps run in one call of
   :func:`zobench.sim._compiled.table_steps`;
-- **numpy**: one :class:`~zobench.sim.policy.Sampler` call and one ``env.step`` call per step,
-  for every other environment, when numba is missing, or when the environment variable
-  ``ZOBENCH_KERNEL=numpy`` asks for it.
+- **stepped**: for every other environment, one ``env.step`` call per time step, its actions
+  drawn by the compiled :func:`~zobench.sim._compiled.sample_actions` (an environment may
+  compile its own step too, as the networked GridWorld does);
+- **numpy**: :class:`~zobench.sim.policy.Sampler` and ``env.step`` per step, when numba is
+  missing or the environment variable ``ZOBENCH_KERNEL=numpy`` asks for it.
 
 Both consume the same uniforms in the same way — an action or outcome is the number of CDF
 entries or thresholds at or below its uniform — so every trajectory, vote and score is
@@ -17,6 +19,7 @@ bit-identical whichever runs (the tests compare them). numba compiles once per m
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 from collections.abc import Callable
@@ -80,14 +83,33 @@ def compiled_available() -> bool:
     return requested() == "numba" and _compiled_module() is not None
 
 
+_warm_up_modules: list[str] = []
+
+
+def compile_with_kernel(module: str) -> None:
+    """Have :func:`warm_up` import ``module`` too: a plugin's own numba code (not imported now).
+
+    A plugin whose compiled code lives in a module of its own calls this when it is imported,
+    so that module's loading (or compiling) is paid before a run's clock starts.
+    """
+    if module not in _warm_up_modules:
+        _warm_up_modules.append(module)
+
+
 def warm_up() -> None:
     """Load (or, the first time on a machine, compile) the kernel now rather than mid-run."""
-    compiled_available()
+    if compiled_available():
+        for module in _warm_up_modules:
+            importlib.import_module(module)
 
 
-def numpy_loop(env: api.Environment, theta: np.ndarray) -> Loop:
-    """The reference loop: sample actions, then ``env.step``, once per time step."""
-    sample = policy.Sampler(theta)
+def step_loop(env: api.Environment, theta: np.ndarray, *, compiled: bool) -> Loop:
+    """Sample actions, then ``env.step``, once per time step (actions compiled if ``compiled``)."""
+    if compiled:
+        sample_into = _compiled_module().sample_actions
+        rows, n_states = policy.cdf_rows(theta), theta.shape[1]
+    else:
+        sample = policy.Sampler(theta)
 
     def steps(
         uniforms: np.ndarray,
@@ -98,7 +120,11 @@ def numpy_loop(env: api.Environment, theta: np.ndarray) -> Loop:
     ) -> None:
         s = states[0]
         for t in range(len(uniforms)):
-            a = actions[t] = sample(s, uniforms[t])
+            if compiled:
+                sample_into(rows, n_states, s, uniforms[t], actions[t])
+                a = actions[t]
+            else:
+                a = actions[t] = sample(s, uniforms[t])
             s, rewards[t] = env.step(s, a, noise[t])
             states[t + 1] = s
 
@@ -137,7 +163,8 @@ def table_loop(table: api.StepTable, theta: np.ndarray) -> Loop:
 
 def loop(env: api.Environment, theta: np.ndarray) -> Loop:
     """The fastest loop that gives ``env``'s exact episodes: compiled if it can, else numpy."""
-    table = env.step_table()
-    if table is not None and compiled_available():
+    compiled = compiled_available()
+    table = env.step_table() if compiled else None
+    if table is not None:
         return table_loop(table, theta)
-    return numpy_loop(env, theta)
+    return step_loop(env, theta, compiled=compiled)
