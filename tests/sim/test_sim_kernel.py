@@ -200,15 +200,18 @@ NETWORKED = {
         "net-gridworld", "chain", sigma_max=0.0, sigma_min=0.0
     ),
     "net-gridworld-64": lambda: _networked("net-gridworld", "ring", n_agents=64, size=None),
-    "predator-prey": lambda: _networked("predator-prey", "chain", slip=0.2),
+    "predator-prey": lambda: _networked("predator-prey", "chain"),
+    "predator-prey-crowded": lambda: _networked(
+        "predator-prey", "ring", n_agents=30, size=None, n_prey=5, slip=0.2
+    ),
 }
 
 
 @pytest.mark.parametrize("name", sorted(NETWORKED))
 @pytest.mark.parametrize("batch", [3, 400])
 def test_stepped_environments_agree_on_both_paths(monkeypatch, name, batch):
-    """Environments without a table: compiled action sampling (and net-gridworld's compiled
-    step) give the numpy path's episodes exactly, greedy reference policies included."""
+    """Environments without a table: compiled action sampling and their own compiled steps
+    give the numpy path's episodes exactly, greedy reference policies included."""
     env = NETWORKED[name]()
     assert env.step_table() is None
     for theta in (_theta(env, 3.0, batch), env.reference_policy()):
@@ -218,3 +221,5 @@ def test_stepped_environments_agree_on_both_paths(monkeypatch, name, batch):
         _assert_identical(expected, actual)
     if name.startswith("net-gridworld"):
         assert (expected.states[:, -1] == env.goal).any()  # the absorbing goal was reached
+    else:  # every prey caught in some episodes: the rewards stop (the task is done)
+        assert (expected.hidden_rewards[:, -1] == 0.0).all(axis=-1).any()
