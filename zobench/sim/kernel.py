@@ -96,11 +96,18 @@ def compile_with_kernel(module: str) -> None:
         _warm_up_modules.append(module)
 
 
+def compiled_modules() -> list[str]:
+    """The modules holding compiled code (the kernel's and plugins'), when it is in use.
+
+    Executors may import them once in a parent their workers fork from (a fork server).
+    """
+    return ["zobench.sim._compiled", *_warm_up_modules] if compiled_available() else []
+
+
 def warm_up() -> None:
     """Load (or, the first time on a machine, compile) the kernel now rather than mid-run."""
-    if compiled_available():
-        for module in _warm_up_modules:
-            importlib.import_module(module)
+    for module in compiled_modules():
+        importlib.import_module(module)
 
 
 def step_loop(env: api.Environment, theta: np.ndarray, *, compiled: bool) -> Loop:
