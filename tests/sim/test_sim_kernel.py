@@ -216,7 +216,8 @@ def test_stepped_environments_agree_on_both_paths(monkeypatch, name, batch):
     assert env.step_table() is None
     for theta in (_theta(env, 3.0, batch), env.reference_policy()):
         expected, actual = _both_paths(
-            monkeypatch, lambda: rollout(env, theta, batch=batch, rng=np.random.default_rng(9))
+            monkeypatch,
+            lambda theta=theta: rollout(env, theta, batch=batch, rng=np.random.default_rng(9)),
         )
         _assert_identical(expected, actual)
     if name.startswith("net-gridworld"):
