@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -82,6 +83,33 @@ def _check_theta(theta: np.ndarray, iteration: int) -> None:
         raise RunFailed(f"θ became NaN or infinite at iteration {iteration}")
 
 
+INSTANCE_CACHE_SIZE = 8
+"""Problem instances whose tables and references a process keeps (the runs of a suite share
+them: every algorithm of a seed is scored on the same instance)."""
+
+_instances: OrderedDict[tuple[Any, ...], tuple[Any, evaluate.References]] = OrderedDict()
+
+
+def _instance_references(
+    instance: tuple[Any, ...], env: api.Environment, episodes: int, seed: int
+) -> tuple[api.TransitionTables | None, evaluate.References]:
+    """``env``'s tables and references, computed once per process for each problem instance.
+
+    ``instance`` identifies what they depend on: the environment's and topology's classes and
+    resolved configs, and the run's seed (which seeds the network and the evaluation).
+    """
+    key = (*instance, episodes)
+    if key in _instances:
+        _instances.move_to_end(key)
+        return _instances[key]
+    tables = env.tables()
+    refs = evaluate.references(env, episodes=episodes, seed=seed, tables=tables)
+    _instances[key] = (tables, refs)
+    if len(_instances) > INSTANCE_CACHE_SIZE:
+        _instances.popitem(last=False)
+    return tables, refs
+
+
 def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) -> pl.DataFrame:
     """Run ``spec`` and return its learning curve, one row per evaluation.
 
@@ -121,10 +149,22 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
         seed=spec.seed,
         uses_rewards=algo_cls.uses_rewards,
     )
-    tables = env.tables()
     eval_seed = evaluation_seed(spec.seed)
-    refs = evaluate.references(env, episodes=spec.eval_episodes, seed=eval_seed, tables=tables)
+    instance = (env_cls, repr(env_config), topo_cls, repr(topo_config), spec.seed)
+    tables, refs = _instance_references(instance, env, spec.eval_episodes, eval_seed)
     algorithm: api.Algorithm = algo_cls(algo_config, problem)
+    # the last θ evaluated and its score: an unchanged θ (the uniform θ₀ = 0, whose score is the
+    # uniform reference, or an algorithm that never moves) is not evaluated again
+    last_theta, last_value = np.zeros(problem.theta_shape), refs.uniform
+
+    def score(theta: np.ndarray) -> float:
+        nonlocal last_theta, last_value
+        if not np.array_equal(theta, last_theta):
+            last_value = evaluate.evaluate(
+                env, theta, tables=tables, episodes=spec.eval_episodes, seed=eval_seed
+            ).value
+            last_theta = theta.copy()
+        return last_value
 
     rows: list[dict[str, Any]] = []
     diagnostics: Mapping[str, float] = {}
@@ -132,9 +172,7 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
 
     def record(iteration: int) -> None:
         _check_theta(algorithm.theta, iteration)
-        value = evaluate.evaluate(
-            env, algorithm.theta, tables=tables, episodes=spec.eval_episodes, seed=eval_seed
-        ).value
+        value = score(algorithm.theta)
         if not math.isfinite(value):
             raise RunFailed(f"the score became NaN or infinite at iteration {iteration}")
         counters = problem.ledger.snapshot()
