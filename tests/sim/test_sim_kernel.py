@@ -224,3 +224,19 @@ def test_stepped_environments_agree_on_both_paths(monkeypatch, name, batch):
         assert (expected.states[:, -1] == env.goal).any()  # the absorbing goal was reached
     else:  # every prey caught in some episodes: the rewards stop (the task is done)
         assert (expected.hidden_rewards[:, -1] == 0.0).all(axis=-1).any()
+
+
+@pytest.mark.parametrize("n_agents", [7, 11_000])  # 11,000 agents' rows (8.8 MB): agent-major
+def test_compiled_sampler_draws_the_samplers_actions(n_agents):
+    from zobench.sim import _compiled, policy
+
+    rng = np.random.default_rng(n_agents)
+    theta = 3.0 * rng.normal(size=(n_agents, 25, 5))
+    rows = policy.cdf_rows(theta)
+    assert (rows.nbytes > _compiled.AGENT_MAJOR_BYTES) == (n_agents > 10_000)
+    states = rng.integers(0, 25, size=(3, n_agents))
+    uniforms = rng.random((3, n_agents))
+    uniforms[0] = rows[np.arange(n_agents) * 25 + states[0], 1]  # exactly on a CDF entry
+    actions = np.empty_like(states)
+    _compiled.sample_actions(rows, 25, states, uniforms, actions)
+    np.testing.assert_array_equal(actions, policy.Sampler(theta)(states, uniforms), strict=True)
