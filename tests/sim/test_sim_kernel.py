@@ -240,3 +240,19 @@ def test_compiled_sampler_draws_the_samplers_actions(n_agents):
     actions = np.empty_like(states)
     _compiled.sample_actions(rows, 25, states, uniforms, actions)
     np.testing.assert_array_equal(actions, policy.Sampler(theta)(states, uniforms), strict=True)
+
+
+def test_a_bad_kernel_name_is_one_error_before_any_run(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from zobench.cli import cli
+
+    monkeypatch.setenv(kernel.KERNEL_VARIABLE, "fortran")
+    out = tmp_path / "store"
+    result = CliRunner().invoke(
+        cli, ["run", "quickstart", "--executor", "serial", "--out", str(out)]
+    )
+    assert result.exit_code == 2
+    assert "Error: ZOBENCH_KERNEL='fortran' is not a kernel" in result.output
+    assert "Traceback" not in result.output
+    assert not list(out.glob("runs/*"))  # nothing ran

@@ -36,6 +36,7 @@ from zobench.bench.suite import Suite
 from zobench.config import validate
 from zobench.errors import ConfigError
 from zobench.plugins import PluginHost, PluginLoadWarning, get_host
+from zobench.sim import kernel
 
 ProgressSink = Callable[[str, str, int, int], None]
 """``sink(run_id, label, done, total)``: live progress of a run inside the scheduler's process."""
@@ -266,6 +267,7 @@ def schedule(
     ``console`` (a :class:`rich.console.Console`) turns on the progress display. Per-run live
     progress needs the run to execute in this process (the ``serial`` executor).
     """
+    kernel.requested()  # a bad ZOBENCH_KERNEL: one clear error before any run starts
     host = host or get_host()
     planned = plan(suite.runs(host), host)
     store = Store(out, create=True)
