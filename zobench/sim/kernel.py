@@ -125,15 +125,15 @@ def step_loop(env: api.Environment, theta: np.ndarray, *, compiled: bool) -> Loo
         actions: np.ndarray,
         rewards: np.ndarray,
     ) -> None:
-        s = states[0]
+        uniforms = np.asarray(uniforms, dtype=np.float64)
         for t in range(len(uniforms)):
+            s = states[t]  # int64 whatever the environment returns
             if compiled:
                 sample_into(rows, n_states, s, uniforms[t], actions[t])
                 a = actions[t]
             else:
                 a = actions[t] = sample(s, uniforms[t])
-            s, rewards[t] = env.step(s, a, noise[t])
-            states[t + 1] = s
+            states[t + 1], rewards[t] = env.step(s, a, noise[t])
 
     return steps
 
@@ -158,8 +158,8 @@ def table_loop(table: api.StepTable, theta: np.ndarray) -> Loop:
             table.threshold_rows,
             table.next_flat,
             table.reward_flat,
-            uniforms,
-            noise[..., 0],
+            np.asarray(uniforms, dtype=np.float64),
+            np.asarray(noise[..., 0], dtype=np.float64),
             states,
             actions,
             rewards,

@@ -295,7 +295,7 @@ class NetGridWorld(api.Environment):
             c.collision_penalty,
             states.astype(np.int64, copy=False),
             actions.astype(np.int64, copy=False),
-            noise[..., 0],
+            np.asarray(noise[..., 0], dtype=np.float64),
             next_states,
             rewards,
         )

@@ -250,7 +250,7 @@ class PredatorPrey(api.Environment):
             remaining,
             states.astype(np.int64, copy=False),
             actions.astype(np.int64, copy=False),
-            noise[..., 0],
+            np.asarray(noise[..., 0], dtype=np.float64),
             next_states,
             rewards,
         )
