@@ -17,6 +17,16 @@ AGENT_MAJOR_BYTES = 8 << 20
 agent rather than episode by episode, so each agent's rows are read once per step (4-5× faster
 at 100,000 agents and batch 20, measured)."""
 
+STEP_ARGUMENTS = (
+    numba.int64[:, :],  # states (B, n)
+    numba.int64[:, :],  # actions (B, n)
+    numba.float64[:, :],  # first-noise uniforms (B, n)
+    numba.int64[:, ::1],  # next states (B, n), written
+    numba.float64[:, ::1],  # rewards (B, n), written
+)
+"""Trailing argument types of a plugin's compiled step, as :func:`zobench.sim.kernel.call_step`
+passes them (after the step's own parameters)."""
+
 _SIGNATURE = numba.void(
     numba.float64[:, ::1],  # policy CDF rows (n·S, A − 1)
     numba.int64,  # S

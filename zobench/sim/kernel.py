@@ -110,6 +110,32 @@ def warm_up() -> None:
         importlib.import_module(module)
 
 
+def call_step(
+    step: Callable[..., None],
+    parameters: tuple[Any, ...],
+    states: np.ndarray,
+    actions: np.ndarray,
+    noise: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run an environment's compiled step ``step(*parameters, states, actions, u, next, r)``.
+
+    The helper for plugins that compile their own step: it hands over int64 states and actions
+    and float64 first-noise uniforms ``(B, n)``, and returns the ``next`` states and rewards
+    ``r`` the step wrote into the fresh ``(B, n)`` arrays it was given.
+    """
+    next_states = np.empty(states.shape, dtype=np.int64)
+    rewards = np.empty(states.shape)
+    step(
+        *parameters,
+        np.asarray(states, dtype=np.int64),
+        np.asarray(actions, dtype=np.int64),
+        np.asarray(noise[..., 0], dtype=np.float64),
+        next_states,
+        rewards,
+    )
+    return next_states, rewards
+
+
 def step_loop(env: api.Environment, theta: np.ndarray, *, compiled: bool) -> Loop:
     """Sample actions, then ``env.step``, once per time step (actions compiled if ``compiled``)."""
     if compiled:

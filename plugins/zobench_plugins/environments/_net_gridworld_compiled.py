@@ -12,6 +12,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from zobench.sim._compiled import STEP_ARGUMENTS
+
 _SIGNATURE = numba.void(
     numba.int64[::1],  # next cell of (cell, action, outcome), flat (S·A·5)
     numba.float64[::1],  # landing reward of every cell (S,)
@@ -24,11 +26,7 @@ _SIGNATURE = numba.void(
     numba.int64[::1],  # 1-hop neighbourhoods: CSR indptr (n + 1,)
     numba.int64[::1],  # CSR indices
     numba.float64,  # collision penalty λ (0: off)
-    numba.int64[:, :],  # states (B, n)
-    numba.int64[:, :],  # actions (B, n)
-    numba.float64[:, :],  # uniforms (B, n)
-    numba.int64[:, ::1],  # next states (B, n), written
-    numba.float64[:, ::1],  # rewards (B, n), written
+    *STEP_ARGUMENTS,
 )
 
 

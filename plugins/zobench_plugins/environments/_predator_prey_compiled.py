@@ -11,6 +11,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from zobench.sim._compiled import STEP_ARGUMENTS
+
 _SIGNATURE = numba.void(
     numba.int64[::1],  # next cell of (cell, action), flat (S·A)
     numba.int64[::1],  # prey index of every cell, −1 off prey (S,)
@@ -21,11 +23,7 @@ _SIGNATURE = numba.void(
     numba.float64,  # R_cap
     numba.float64,  # η
     numba.boolean[:, ::1],  # remaining prey (B, P), updated in place
-    numba.int64[:, :],  # states (B, n)
-    numba.int64[:, :],  # actions (B, n)
-    numba.float64[:, :],  # uniforms (B, n)
-    numba.int64[:, ::1],  # next states (B, n), written
-    numba.float64[:, ::1],  # rewards (B, n), written
+    *STEP_ARGUMENTS,
 )
 
 

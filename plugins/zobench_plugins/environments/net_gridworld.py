@@ -279,9 +279,7 @@ class NetGridWorld(api.Environment):
 
         c = self.config
         indptr, indices = self.network.neighbourhood(1)
-        next_states = np.empty(states.shape, dtype=np.int64)
-        rewards = np.empty(states.shape)
-        net_step(
+        parameters = (
             self._next.reshape(-1),
             self._landing,
             self.goal,
@@ -293,13 +291,8 @@ class NetGridWorld(api.Environment):
             indptr.astype(np.int64, copy=False),
             indices.astype(np.int64, copy=False),
             c.collision_penalty,
-            states.astype(np.int64, copy=False),
-            actions.astype(np.int64, copy=False),
-            np.asarray(noise[..., 0], dtype=np.float64),
-            next_states,
-            rewards,
         )
-        return next_states, rewards
+        return kernel.call_step(net_step, parameters, states, actions, noise)
 
     def numpy_step(
         self, states: np.ndarray, actions: np.ndarray, noise: np.ndarray

@@ -236,9 +236,7 @@ class PredatorPrey(api.Environment):
 
         remaining = np.array(self._check_batch(states), order="C")  # updated in place
         c = self.config
-        next_states = np.empty(states.shape, dtype=np.int64)
-        rewards = np.empty(states.shape)
-        predator_prey_step(
+        parameters = (
             self._next.reshape(-1),
             self._prey_of_cell,
             self._prey_distance,
@@ -248,11 +246,9 @@ class PredatorPrey(api.Environment):
             c.capture_reward,
             c.shaping,
             remaining,
-            states.astype(np.int64, copy=False),
-            actions.astype(np.int64, copy=False),
-            np.asarray(noise[..., 0], dtype=np.float64),
-            next_states,
-            rewards,
+        )
+        next_states, rewards = kernel.call_step(
+            predator_prey_step, parameters, states, actions, noise
         )
         self._remaining = remaining
         return next_states, rewards
