@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 import numpy as np
 
 # the contracts speak in the kernel's types (re-exported: zobench.api.TransitionTables)
-from zobench.sim.types import Channel, TransitionTables, channels
+from zobench.sim.types import Channel, StepTable, TransitionTables, channels
 from zobench.space import TUNE_METADATA, SearchSpace
 
 if TYPE_CHECKING:
@@ -189,6 +189,14 @@ class Environment(Component):
 
     def tables(self) -> TransitionTables | None:
         """The joint tabular model, or ``None`` when it is too large (Monte Carlo evaluation)."""
+        return None
+
+    def step_table(self) -> StepTable | None:
+        """The step as lookup tables (see :class:`StepTable`), or ``None``.
+
+        Optional: with a table, rollouts run in zobench's compiled kernel instead of calling
+        :meth:`step` once per time step. Return the same object on every call.
+        """
         return None
 
     def reference_policy(self) -> np.ndarray | None:

@@ -44,6 +44,7 @@ from zobench.bench.suite import Suite
 from zobench.config import validate
 from zobench.errors import ConfigError
 from zobench.plugins import PluginHost, PluginLoadWarning, get_host
+from zobench.sim import kernel
 
 ProgressSink = Callable[[str, str, int, int], None]
 """``sink(run_id, label, done, total)``: live progress of a run inside the scheduler's process."""
@@ -343,6 +344,7 @@ def schedule(
     process outright (native code exiting or crashing), the store shows which run it was and a
     rerun recomputes it.
     """
+    kernel.requested()  # a bad ZOBENCH_KERNEL: one clear error before any run starts
     host = host or get_host()
     planned = plan(suite.runs(host), host)
     store = Store(out, create=True)

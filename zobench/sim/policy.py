@@ -28,6 +28,12 @@ def cumulative(theta: np.ndarray) -> np.ndarray:
     return np.cumsum(probabilities(theta), axis=-1)
 
 
+def cdf_rows(theta: np.ndarray) -> np.ndarray:
+    """CDF rows ``(n·S, A − 1)`` of :class:`Sampler`: row i·S + s, the last entry left out."""
+    n, S, A = theta.shape
+    return np.ascontiguousarray(cumulative(theta)[..., :-1]).reshape(n * S, A - 1)
+
+
 SMALL_BATCH = 1024
 """Below this many (episode, agent) entries one comparison against whole CDF rows is fastest."""
 
@@ -42,7 +48,7 @@ class Sampler:
     def __init__(self, theta: np.ndarray) -> None:
         n, S, A = theta.shape
         self.n_actions = A
-        self.rows = np.ascontiguousarray(cumulative(theta)[..., :-1]).reshape(n * S, A - 1)
+        self.rows = cdf_rows(theta)
         self.columns = [self.rows[:, k].copy() for k in range(A - 1)]
         self.offsets = np.arange(n) * S if n > 1 else None  # row of (agent i, state s): i·S + s
 

@@ -3,9 +3,10 @@
 All randomness comes in as uniform arrays (:class:`Noise`), so two rollouts can share it
 exactly (common random numbers) and the result depends only on the generator's state. The draw
 order is fixed (reset noise, then per step: action uniforms, transition noise), so drawing all
-noise up front and drawing it step by step give identical episodes; :func:`rollout` does the
-latter for large batches, where fresh multi-megabyte noise arrays cost more in page faults than
-the sampling itself.
+noise up front and drawing it a few steps at a time give identical episodes; :func:`rollout`
+does the latter for large batches, where fresh multi-megabyte noise arrays cost more in page
+faults than the sampling itself. The steps themselves run in :mod:`zobench.sim.kernel`
+(compiled for environments with a :class:`~zobench.sim.types.StepTable`, numpy otherwise).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from zobench.errors import RewardAccessError
-from zobench.sim import policy
+from zobench.sim import kernel
 from zobench.sim.types import EnvironmentLike
 
 
@@ -109,10 +110,7 @@ class Noise(_Batch):
     ) -> Noise:
         """Draw the noise of ``batch`` episodes from ``rng`` in the module's fixed order."""
         reset = rng.random((batch, n_agents, noise_dims))
-        per_step = batch * n_agents  # action uniforms of one step, then its transition noise
-        block = rng.random((horizon, per_step * (1 + noise_dims)))
-        actions = block[:, :per_step].reshape(horizon, batch, n_agents)
-        step = block[:, per_step:].reshape(horizon, batch, n_agents, noise_dims)
+        actions, step = _draw_steps(rng, horizon, batch, n_agents, noise_dims)
         return cls(reset, step.swapaxes(0, 1), actions.swapaxes(0, 1))
 
     @classmethod
@@ -134,8 +132,26 @@ class Noise(_Batch):
         )
 
 
+def _draw_steps(
+    rng: np.random.Generator, steps: int, batch: int, n_agents: int, noise_dims: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Time-major noise of ``steps`` steps: action uniforms ``(T, B, n)``, transition ``(T, B, n, k)``.
+
+    Each step's action uniforms come first, then its transition noise: the fixed draw order.
+    """
+    per_step = batch * n_agents
+    block = rng.random((steps, per_step * (1 + noise_dims)))
+    actions = block[:, :per_step].reshape(steps, batch, n_agents)
+    return actions, block[:, per_step:].reshape(steps, batch, n_agents, noise_dims)
+
+
 ON_THE_FLY_VALUES = 1 << 16
-"""From this many uniforms per rollout on, :func:`rollout` draws its noise step by step."""
+"""From this many uniforms per rollout on, :func:`rollout` draws its noise a chunk of steps at a
+time, each chunk at most this many uniforms (at least one step)."""
+
+StepNoise = Callable[[int, int], tuple[np.ndarray, np.ndarray]]
+"""``noise(t0, t1)``: time-major action uniforms ``(T, B, n)`` and transition noise
+``(T, B, n, k)`` of steps ``t0 ≤ t < t1``, in the fixed draw order."""
 
 
 def _run(
@@ -143,26 +159,26 @@ def _run(
     theta: np.ndarray,
     reset_noise: np.ndarray,
     horizon: int,
-    step_noise: Callable[[int], tuple[np.ndarray, np.ndarray]],
+    step_noise: StepNoise,
+    chunk: int,
 ) -> Episodes:
-    """The time loop: ``step_noise(t)`` gives step t's (action uniforms, transition noise)."""
+    """The time loop, ``chunk`` steps per call of the kernel's loop (compiled or numpy)."""
     B, n = reset_noise.shape[:2]
     if theta.shape != (n, env.n_states, env.n_actions):
         raise ValueError(
             f"theta has shape {theta.shape}, expected {(n, env.n_states, env.n_actions)}"
         )
-    sample = policy.Sampler(theta)
+    steps = kernel.loop(env, theta)
     # time-major buffers: every per-step write is contiguous; the batch-first arrays handed out
     # are transposed views of them
     states = np.empty((horizon + 1, B, n), dtype=np.int64)
     actions = np.empty((horizon, B, n), dtype=np.int64)
     rewards = np.empty((horizon, B, n), dtype=float)
-    s = states[0] = env.reset(reset_noise)
-    for t in range(horizon):  # time is the only sequential axis
-        uniforms, noise = step_noise(t)
-        a = actions[t] = sample(s, uniforms)
-        s, rewards[t] = env.step(s, a, noise)
-        states[t + 1] = s
+    states[0] = env.reset(reset_noise)
+    for t0 in range(0, horizon, chunk):  # time is the only sequential axis
+        t1 = min(t0 + chunk, horizon)
+        uniforms, noise = step_noise(t0, t1)
+        steps(uniforms, noise, states[t0 : t1 + 1], actions[t0:t1], rewards[t0:t1])
     return Episodes(states.swapaxes(0, 1), actions.swapaxes(0, 1), rewards.swapaxes(0, 1))
 
 
@@ -170,7 +186,14 @@ def rollout_with_noise(env: EnvironmentLike, theta: np.ndarray, noise: Noise) ->
     """Episodes of the policy θ driven by the given noise (deterministic given both)."""
     action_noise = noise.actions.swapaxes(0, 1)  # time-major views of the arrays
     step_noise = noise.step.swapaxes(0, 1)
-    return _run(env, theta, noise.reset, noise.horizon, lambda t: (action_noise[t], step_noise[t]))
+    return _run(
+        env,
+        theta,
+        noise.reset,
+        noise.horizon,
+        lambda t0, t1: (action_noise[t0:t1], step_noise[t0:t1]),
+        max(1, noise.horizon),
+    )
 
 
 def rollout(
@@ -190,7 +213,8 @@ def rollout(
     if batch * H * n * (1 + k) < ON_THE_FLY_VALUES:
         return rollout_with_noise(env, theta, Noise.for_env(env, rng, batch=batch, horizon=H))
     reset = rng.random((batch, n, k))
-    return _run(env, theta, reset, H, lambda t: (rng.random((batch, n)), rng.random((batch, n, k))))
+    chunk = max(1, ON_THE_FLY_VALUES // (batch * n * (1 + k)))
+    return _run(env, theta, reset, H, lambda t0, t1: _draw_steps(rng, t1 - t0, batch, n, k), chunk)
 
 
 def paired_rollout(

@@ -9,7 +9,7 @@ imported and tested without the contracts, and the two never import each other i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -123,6 +123,9 @@ class EnvironmentLike(Protocol):
     def tables(self) -> TransitionTables | None:
         """The joint tabular model, or ``None``."""
 
+    def step_table(self) -> StepTable | None:
+        """The step as lookup tables for the compiled kernel, or ``None``."""
+
     def reference_policy(self) -> np.ndarray | None:
         """Parameters of a known (near-)optimal policy, or ``None``."""
 
@@ -140,3 +143,70 @@ class LinkLike(Protocol):
 
     def inverse(self, p: np.ndarray) -> np.ndarray:
         """Return difference implied by the win probability ``p``."""
+
+
+@dataclass(frozen=True, eq=False)
+class StepTable:
+    """An environment's step as lookup tables, so the rollout kernel can run it compiled.
+
+    It applies when every agent moves on its own: from local state s by action a, with its first
+    noise uniform u, the outcome is ``k = #{j : u >= thresholds[s, a, j]}`` (inverse CDF, as
+    actions are sampled), the next state ``next_states[s, a, k]`` and the reward
+    ``rewards[s, a, k]``. :meth:`step` is that rule in numpy; an environment that offers a table
+    must return exactly it from :meth:`Environment.step` (most simply by calling :meth:`step`),
+    so the numpy and compiled rollout paths give bit-identical episodes.
+    """
+
+    thresholds: np.ndarray
+    """Outcome thresholds ``(S, A, K − 1)``, non-decreasing along the last axis, or ``(K − 1,)``
+    shared by every (state, action). ``+inf`` marks outcomes a uniform can never reach."""
+    next_states: np.ndarray
+    """Next local state of every (state, action, outcome), ``(S, A, K)`` int."""
+    rewards: np.ndarray
+    """Reward of every (state, action, outcome), ``(S, A, K)`` float."""
+
+    next_flat: np.ndarray = field(init=False, repr=False)
+    """``next_states`` flattened: entry ``(s·A + a)·K + k``."""
+    reward_flat: np.ndarray = field(init=False, repr=False)
+    """``rewards`` flattened like :attr:`next_flat`."""
+    threshold_rows: np.ndarray = field(init=False, repr=False)
+    """``thresholds`` as rows ``(S·A or 1, K − 1)``: one row per (state, action), or one shared."""
+
+    def __post_init__(self) -> None:
+        S, A, K = self.next_states.shape
+        if self.rewards.shape != (S, A, K):
+            raise ValueError(f"rewards {self.rewards.shape} and next_states {(S, A, K)} differ")
+        if self.thresholds.shape not in ((K - 1,), (S, A, K - 1)):
+            raise ValueError(
+                f"thresholds {self.thresholds.shape} fit neither {(K - 1,)} nor {(S, A, K - 1)}"
+            )
+        # flat, contiguous copies for one gather per step (numpy) and for the compiled kernel
+        flat = {
+            "next_flat": np.ascontiguousarray(self.next_states, dtype=np.int64).reshape(-1),
+            "reward_flat": np.ascontiguousarray(self.rewards, dtype=np.float64).reshape(-1),
+            "threshold_rows": np.ascontiguousarray(self.thresholds, dtype=np.float64).reshape(
+                1 if self.thresholds.ndim == 1 else S * A, K - 1
+            ),
+        }
+        for name, value in flat.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def shared(self) -> bool:
+        """True when one row of thresholds serves every (state, action)."""
+        return self.thresholds.ndim == 1
+
+    def step(
+        self, states: np.ndarray, actions: np.ndarray, uniforms: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Next states and rewards for ``states``, ``actions`` and one uniform each (any shape)."""
+        _, A, K = self.next_states.shape
+        index = states * A + actions
+        if K > 1:
+            index *= K
+            if self.shared:
+                index += np.searchsorted(self.threshold_rows[0], uniforms, side="right")
+            else:
+                rows = self.threshold_rows[index // K]
+                index += (uniforms[..., None] >= rows).sum(axis=-1)
+        return np.take(self.next_flat, index), np.take(self.reward_flat, index)

@@ -15,9 +15,6 @@ import numpy as np
 import zobench
 from zobench import api
 
-SMALL_BATCH = 1024
-"""Below this many agent-steps per call, fancy indexing beats a computed flat index."""
-
 MOVES = np.array([(-1, 0), (1, 0), (0, -1), (0, 1)])
 """(row, column) change of the actions up, down, left, right."""
 
@@ -83,13 +80,17 @@ class GridWorld(api.Environment):
         moved[self.goal] = self.goal  # absorbing
         self._moved = moved
         """Next state of each (state, realised move), ``(S, 4)``."""
-        # next state by (state, action, noise bucket) for one gather per step; bucket k ≥ 1
-        # turns the move k quarter-turns away from the intended one
+        # the step as a table: next state by (state, action, noise bucket); bucket k ≥ 1 turns
+        # the move k quarter-turns away from the intended one
         realised = (np.arange(4)[:, None] + np.arange(4)[None, :]) % 4  # (action, bucket) → move
-        self._next = np.ascontiguousarray(moved[:, realised])  # (S, A, 4)
-        self._thresholds = 1.0 - c.slip + c.slip * np.arange(3) / 3.0
-        """Noise u below thresholds[0] keeps the intended move; [k−1] ≤ u < [k] gives bucket k."""
-        self._goal_reward = (np.arange(self.n_states) == self.goal).astype(float)
+        next_states = moved[:, realised]  # (S, A, 4)
+        goal_reward = (np.arange(self.n_states) == self.goal).astype(float)
+        self._table = api.StepTable(
+            # noise u below thresholds[0] keeps the intended move; [k−1] ≤ u < [k] gives bucket k
+            thresholds=1.0 - c.slip + c.slip * np.arange(3) / 3.0,
+            next_states=next_states,
+            rewards=goal_reward[next_states],  # 1 for landing on the goal
+        )
 
     def reset(self, noise: np.ndarray) -> np.ndarray:
         """Every episode starts in the start cell (the noise is unused)."""
@@ -99,17 +100,11 @@ class GridWorld(api.Environment):
         self, states: np.ndarray, actions: np.ndarray, noise: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Slippery moves: u < 1 − slip keeps the action, else u picks one of the other three."""
-        # bucket 0 is the intended move (u < 1 − slip); the rest of [0, 1) splits into three
-        # equal buckets, one per other move
-        bucket = np.searchsorted(self._thresholds, noise[..., 0], side="right")
-        if states.size < SMALL_BATCH:  # one fancy-indexing call is cheapest for small batches
-            next_states = self._next[states, actions, bucket]
-        else:  # flat index and np.take: 2-3× faster than three-array fancy indexing
-            index = states * (4 * self.n_actions)
-            index += actions * 4
-            index += bucket
-            next_states = np.take(self._next, index)
-        return next_states, np.take(self._goal_reward, next_states)
+        return self._table.step(states, actions, noise[..., 0])
+
+    def step_table(self) -> api.StepTable:
+        """The step as lookup tables: three thresholds split [0, 1) into four move buckets."""
+        return self._table
 
     def tables(self) -> api.TransitionTables:
         """Exact joint model (one agent, so joint = local): P, expected rewards and ρ."""

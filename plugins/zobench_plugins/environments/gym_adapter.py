@@ -143,27 +143,18 @@ class TableModel:
             S += 1
         self.n_states, self.n_actions, self.outcomes = S, A, K
         self.prob, self.next, self.reward = prob, nxt, rew
-        self.next_flat, self.reward_flat = nxt.reshape(-1), rew.reshape(-1)
         cdf = np.cumsum(prob, axis=-1)
         # from each row's last real outcome on, the CDF is +inf: a u in [0, 1) can never fall
         # past it into the padding, whatever the rounding of the sum
         last = K - 1 - np.argmax(prob[..., ::-1] > 0, axis=-1)
         cdf[np.arange(K) >= last[..., None]] = np.inf
-        cdf = cdf.reshape(S * A, K)
-        self.cdf = cdf if K > 1 else None  # deterministic tables skip the draw entirely
+        # outcome k = number of CDF breakpoints at or below u (inverse CDF); the last entry is
+        # +inf, so it is left out of the thresholds
+        self.table = api.StepTable(thresholds=cdf[..., :-1], next_states=nxt, rewards=rew)
+        """The step as lookup tables: numpy and compiled rollouts both sample from it."""
         drawn = rew[prob > 0]
         span = float(drawn.max() - drawn.min()) if drawn.size else 0.0
         self.reward_span = span if span > 0 else 1.0  # all-zero rewards: any span bounds them
-
-    def step(self, states: np.ndarray, actions: np.ndarray, u: np.ndarray) -> tuple[Any, Any]:
-        """Next states and realised rewards for uniform ``u`` (one per agent), batched."""
-        pair = states * self.n_actions + actions
-        if self.cdf is None:
-            return np.take(self.next_flat, pair), np.take(self.reward_flat, pair)
-        # outcome index k = number of CDF breakpoints at or below u (inverse CDF)
-        k = (u[..., None] >= self.cdf[pair]).sum(axis=-1)
-        index = pair * self.outcomes + k
-        return np.take(self.next_flat, index), np.take(self.reward_flat, index)
 
     def tables(self, initial: np.ndarray) -> api.TransitionTables:
         """P (S, A, S), expected rewards R (S, A) and ρ."""
@@ -359,7 +350,11 @@ class GymEnvironment(api.Environment):
         """One step for the batch: an outcome of ``P[s][a]`` per uniform (or the fallback)."""
         if self._vector is not None:
             return self._vector.step(states, actions)
-        return self._model.step(states, actions, noise[..., 0])
+        return self._model.table.step(states, actions, noise[..., 0])
+
+    def step_table(self) -> api.StepTable | None:
+        """The table read from ``P`` (``None`` for the fallback, which steps Gymnasium)."""
+        return None if self._model is None else self._model.table
 
     def tables(self) -> api.TransitionTables | None:
         """The exact model built from ``P`` (``None`` for the fallback)."""

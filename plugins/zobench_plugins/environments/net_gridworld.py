@@ -34,12 +34,17 @@ import numpy as np
 
 import zobench
 from zobench import api
+from zobench.sim import kernel
 
 ACTIONS = np.array([(0, 0), (0, 1), (0, -1), (-1, 0), (1, 0)])
 """(dx, dy) of the actions stay, +y, −y, −x, +x (the author's code, spec §5.4 [C])."""
 
 LOGIT = 20.0
 """Logit of the chosen action in reference policies: probability 1 − 4·e⁻²⁰ ≈ 1 − 8e−9."""
+
+COMPILED_STEP = "zobench_plugins.environments._net_gridworld_compiled"
+"""The module of the compiled step, loaded by the kernel's warm-up before a run is timed."""
+kernel.compile_with_kernel(COMPILED_STEP)
 
 TABLE_LIMIT = 10_000_000
 """Largest joint transition table built (entries S_joint² · A_joint, float64: 80 MB); covers
@@ -256,7 +261,43 @@ class NetGridWorld(api.Environment):
     def step(
         self, states: np.ndarray, actions: np.ndarray, noise: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Eq. (26)–(27) moves and eq. (31)/(37) rewards for a batch ``(B, n)``."""
+        """Eq. (26)–(27) moves and eq. (31)/(37) rewards for a batch ``(B, n)``.
+
+        Runs compiled (:mod:`._net_gridworld_compiled`, identical results) unless the kernel
+        is numpy (``ZOBENCH_KERNEL=numpy`` or no numba); :meth:`numpy_step` is the reference.
+        """
+        if kernel.compiled_available():
+            return self._compiled_step(states, actions, noise)
+        return self.numpy_step(states, actions, noise)
+
+    def _compiled_step(
+        self, states: np.ndarray, actions: np.ndarray, noise: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if self.network is None:
+            raise RuntimeError("net-gridworld needs a network: call connect(network) first")
+        from zobench_plugins.environments._net_gridworld_compiled import net_step
+
+        c = self.config
+        indptr, indices = self.network.neighbourhood(1)
+        parameters = (
+            self._next.reshape(-1),
+            self._landing,
+            self.goal,
+            self.n_actions,
+            c.sigma_max,
+            c.sigma_min,
+            c.noise_rule == "any",
+            (c.sigma_max - c.sigma_min) / self.network.sizes(1),
+            indptr.astype(np.int64, copy=False),
+            indices.astype(np.int64, copy=False),
+            c.collision_penalty,
+        )
+        return kernel.call_step(net_step, parameters, states, actions, noise)
+
+    def numpy_step(
+        self, states: np.ndarray, actions: np.ndarray, noise: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`step` in numpy: the reference the compiled step must equal bit for bit."""
         at_goal = states == self.goal
         sigma = self.noise_level(at_goal)
         # u < 1 − σ: no noise; otherwise four equal slices of width σ/4 pick the unit move

@@ -35,6 +35,7 @@ import numpy as np
 
 import zobench
 from zobench import api
+from zobench.sim import kernel
 from zobench_plugins.environments.net_gridworld import (
     ACTIONS,
     coordinates,
@@ -42,6 +43,10 @@ from zobench_plugins.environments.net_gridworld import (
     greedy_theta,
     spread_cells,
 )
+
+COMPILED_STEP = "zobench_plugins.environments._predator_prey_compiled"
+"""The module of the compiled step, loaded by the kernel's warm-up before a run is timed."""
+kernel.compile_with_kernel(COMPILED_STEP)
 
 LAYOUT_TRIES = 100
 """Obstacle draws tried before giving up on a layout whose free cells are connected."""
@@ -208,17 +213,52 @@ class PredatorPrey(api.Environment):
         self._remaining = np.ones((B, len(self.prey)), dtype=bool)
         return np.broadcast_to(self.starts, noise.shape[:2]).copy()
 
-    def step(
-        self, states: np.ndarray, actions: np.ndarray, noise: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Blocked moves stay; captures share R_cap; shaping; caught prey leave (eq. 38)."""
+    def _check_batch(self, states: np.ndarray) -> np.ndarray:
         remaining = self._remaining
-        B = states.shape[0]
-        if remaining is None or remaining.shape[0] != B:
+        if remaining is None or remaining.shape[0] != states.shape[0]:
             raise RuntimeError(
                 "predator-prey tracks the remaining prey per episode: call reset() on this "
                 "batch before step()"
             )
+        return remaining
+
+    def step(
+        self, states: np.ndarray, actions: np.ndarray, noise: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Blocked moves stay; captures share R_cap; shaping; caught prey leave (eq. 38).
+
+        Runs compiled (:mod:`._predator_prey_compiled`, identical results) unless the kernel
+        is numpy (``ZOBENCH_KERNEL=numpy`` or no numba); :meth:`numpy_step` is the reference.
+        """
+        if not kernel.compiled_available():
+            return self.numpy_step(states, actions, noise)
+        from zobench_plugins.environments._predator_prey_compiled import predator_prey_step
+
+        remaining = np.array(self._check_batch(states), order="C")  # updated in place
+        c = self.config
+        parameters = (
+            self._next.reshape(-1),
+            self._prey_of_cell,
+            self._prey_distance,
+            self.n_actions,
+            c.slip,
+            c.time_cost,
+            c.capture_reward,
+            c.shaping,
+            remaining,
+        )
+        next_states, rewards = kernel.call_step(
+            predator_prey_step, parameters, states, actions, noise
+        )
+        self._remaining = remaining
+        return next_states, rewards
+
+    def numpy_step(
+        self, states: np.ndarray, actions: np.ndarray, noise: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`step` in numpy: the reference the compiled step must equal bit for bit."""
+        remaining = self._check_batch(states)
+        B = states.shape[0]
         c = self.config
         moved = np.take(self._next, states * self.n_actions + actions)
         if c.slip:

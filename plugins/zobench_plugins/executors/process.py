@@ -30,6 +30,7 @@ from typing import Any
 import zobench
 from zobench import api
 from zobench.plugins import get_host
+from zobench.sim import kernel
 
 PRELOAD = ["zobench.bench.scheduler", "zobench.bench.runner"]
 """Modules the fork server imports once, so each worker starts without re-importing them (the
@@ -128,7 +129,8 @@ def _context() -> multiprocessing.context.BaseContext:
         # other exception while preloading would take it down.
         modules = [p.module.partition(":")[0] for p in get_host().plugins if p.status == "loaded"]
         plugins = [m for m in modules if all(part.isidentifier() for part in m.split("."))]
-        context.set_forkserver_preload(PRELOAD + plugins)
+        # the compiled kernel too: numba's import and cache loads, once instead of per worker
+        context.set_forkserver_preload(PRELOAD + plugins + kernel.compiled_modules())
         return context
     return multiprocessing.get_context("spawn")
 

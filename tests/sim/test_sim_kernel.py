@@ -1,0 +1,258 @@
+"""The compiled rollout kernel gives exactly the numpy path's episodes, bit for bit.
+
+Every environment that offers a :class:`~zobench.api.StepTable` is rolled out twice from the
+same generator state, once with ``ZOBENCH_KERNEL=numpy`` and once compiled, with random
+policies (peaked ones too, so absorbing states and long stays are reached) and batch sizes on
+both sides of the on-the-fly noise threshold; states, actions and rewards must be identical.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import zobench
+from zobench import api
+from zobench.errors import ConfigError
+from zobench.sim import kernel
+from zobench.sim.network import Network
+from zobench.sim.rollout import Noise, paired_rollout, rollout, rollout_with_noise
+
+pytestmark = pytest.mark.skipif(
+    kernel._compiled_module() is None, reason="numba is not installed: only the numpy path exists"
+)
+
+
+class TabularAgents(api.Environment):
+    """Three agents with random per-(state, action) outcome tables, some rows deterministic.
+
+    Thresholds hold ``+inf`` padding (outcomes a uniform cannot reach), rewards are arbitrary
+    floats, and the last state is absorbing with reward 0: the general shape of a table.
+    """
+
+    name = "tabular-agents"
+
+    def __init__(self, seed: int = 0, outcomes: int = 4) -> None:
+        super().__init__(None)
+        rng = np.random.default_rng(seed)
+        self.n_agents, self.n_states, self.n_actions = 3, 6, 3
+        self.horizon, self.gamma = 9, 0.95
+        S, A, K = self.n_states, self.n_actions, outcomes
+        cdf = np.sort(rng.random((S, A, K - 1)), axis=-1)
+        cdf[rng.random((S, A)) < 0.3, :] = np.inf  # deterministic rows: outcome 0 only
+        next_states = rng.integers(0, S, size=(S, A, K))
+        next_states[S - 1] = S - 1  # absorbing
+        rewards = rng.normal(size=(S, A, K))
+        rewards[S - 1] = 0.0
+        self.table = api.StepTable(thresholds=cdf, next_states=next_states, rewards=rewards)
+
+    def reset(self, noise: np.ndarray) -> np.ndarray:
+        return (noise[..., 0] * self.n_states).astype(np.int64)
+
+    def step(self, states, actions, noise):
+        return self.table.step(states, actions, noise[..., 0])
+
+    def step_table(self) -> api.StepTable:
+        return self.table
+
+
+def _environments() -> dict[str, api.Environment]:
+    envs: dict[str, api.Environment] = {
+        "gridworld": zobench.make("environment", "gridworld"),
+        "gridworld-slippery": zobench.make("environment", "gridworld", slip=0.75, horizon=4),
+        "gridworld-no-slip": zobench.make(
+            "environment", "gridworld", slip=0.0, size=3, goal=(2, 2)
+        ),
+        "tabular-agents": TabularAgents(),
+        "tabular-deterministic": TabularAgents(seed=1, outcomes=1),
+    }
+    try:
+        import gymnasium  # noqa: F401
+    except ImportError:
+        return envs
+    envs["frozenlake"] = zobench.make("environment", "gym:FrozenLake-v1")  # absorbing holes
+    envs["cliffwalking"] = zobench.make("environment", "gym:CliffWalking-v1")  # "episode over"
+    envs["taxi"] = zobench.make("environment", "gym:Taxi-v4", horizon=30)
+    return envs
+
+
+ENVIRONMENTS = _environments()
+
+
+def _theta(env: api.Environment, scale: float, seed: int) -> np.ndarray:
+    shape = (env.n_agents, env.n_states, env.n_actions)
+    return scale * np.random.default_rng(seed).normal(size=shape)
+
+
+def _both_paths(monkeypatch, run):
+    """``run()`` with the numpy loop, then with the compiled one."""
+    monkeypatch.setenv(kernel.KERNEL_VARIABLE, "numpy")
+    expected = run()
+    monkeypatch.setenv(kernel.KERNEL_VARIABLE, "numba")
+    return expected, run()
+
+
+def _assert_identical(expected, actual) -> None:
+    for name in ("states", "actions", "rewards"):
+        a, b = getattr(expected, name), getattr(actual, name)
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b, strict=True, err_msg=name)
+
+
+@pytest.mark.parametrize("name", sorted(ENVIRONMENTS))
+@pytest.mark.parametrize("batch", [1, 50, 5000])  # 5000: noise drawn a chunk of steps at a time
+@pytest.mark.parametrize("scale", [0.0, 1.0, 8.0])  # uniform, random, nearly deterministic
+def test_compiled_rollouts_equal_numpy_rollouts(monkeypatch, name, batch, scale):
+    env = ENVIRONMENTS[name]
+    assert env.step_table() is not None
+    theta = _theta(env, scale, seed=batch)
+    expected, actual = _both_paths(
+        monkeypatch, lambda: rollout(env, theta, batch=batch, rng=np.random.default_rng(7))
+    )
+    _assert_identical(expected, actual)
+
+
+@pytest.mark.parametrize("name", ["gridworld", "tabular-agents", "cliffwalking"])
+def test_common_noise_pairs_and_shorter_horizons_agree(monkeypatch, name):
+    if name not in ENVIRONMENTS:
+        pytest.skip("gymnasium is not installed")
+    env = ENVIRONMENTS[name]
+    theta0, theta1 = _theta(env, 2.0, 1), _theta(env, 2.0, 2)
+
+    def run():
+        rng = np.random.default_rng(3)
+        pair = paired_rollout(env, theta0, theta1, batch=40, rng=rng, common_noise=True)
+        short = rollout(env, theta1, batch=3000, rng=rng, horizon=2)
+        return (*pair, short)
+
+    for expected, actual in zip(*_both_paths(monkeypatch, run), strict=True):
+        _assert_identical(expected, actual)
+
+
+def test_explicit_noise_reaches_absorbing_states_identically(monkeypatch):
+    """Uniforms just below, at and above every threshold: the comparisons agree exactly."""
+    env = ENVIRONMENTS["tabular-agents"]
+    thresholds = env.table.thresholds[np.isfinite(env.table.thresholds)]
+    edges = np.concatenate([thresholds, np.nextafter(thresholds, 0.0), [0.0, 1 - 2**-53]])
+    noise = Noise.for_env(env, np.random.default_rng(0), batch=len(edges))
+    rng = np.random.default_rng(1)
+    for field in (noise.actions, noise.step[..., 0]):
+        field[...] = rng.choice(edges, size=field.shape)
+    theta = _theta(env, 1.0, 4)
+    expected, actual = _both_paths(monkeypatch, lambda: rollout_with_noise(env, theta, noise))
+    _assert_identical(expected, actual)
+    assert (expected.states[:, -1] == env.n_states - 1).any()  # some episodes got absorbed
+
+
+def test_the_variable_selects_the_loop(monkeypatch, gridworld):
+    theta = np.zeros((1, gridworld.n_states, gridworld.n_actions))
+    monkeypatch.setenv(kernel.KERNEL_VARIABLE, "numpy")
+    assert not kernel.compiled_available()
+    monkeypatch.setenv(kernel.KERNEL_VARIABLE, " NUMBA ")
+    assert kernel.compiled_available()
+    monkeypatch.delenv(kernel.KERNEL_VARIABLE)
+    assert kernel.compiled_available()
+    assert kernel.loop(gridworld, theta).__qualname__.startswith("table_loop")
+    monkeypatch.setenv(kernel.KERNEL_VARIABLE, "fortran")
+    with pytest.raises(ConfigError, match="ZOBENCH_KERNEL='fortran' is not a kernel"):
+        kernel.loop(gridworld, theta)
+
+
+def test_environments_without_a_table_take_the_numpy_loop(coupled):
+    assert coupled.step_table() is None
+    theta = np.zeros((2, coupled.n_states, coupled.n_actions))
+    assert kernel.loop(coupled, theta).__qualname__.startswith("step_loop")
+
+
+def test_step_table_rejects_mismatched_shapes():
+    next_states = np.zeros((2, 2, 3), dtype=np.int64)
+    with pytest.raises(ValueError, match="thresholds"):
+        api.StepTable(np.zeros(3), next_states, np.zeros((2, 2, 3)))
+    with pytest.raises(ValueError, match="rewards"):
+        api.StepTable(np.zeros(2), next_states, np.zeros((2, 2)))
+
+
+def test_networked_tables_use_each_agents_own_policy(monkeypatch):
+    """Per-agent policy rows: agent i's actions follow θ[i] (the row offset i·S)."""
+    env = TabularAgents()
+    env.connect(Network.empty(3))
+    theta = np.zeros((3, env.n_states, env.n_actions))
+    theta[1, :, 2] = 50.0  # agent 1 always takes action 2; the others are uniform
+    traj = rollout(env, theta, batch=200, rng=np.random.default_rng(0))
+    assert (traj.actions[..., 1] == 2).all()
+    assert set(np.unique(traj.actions[..., 0])) == {0, 1, 2}
+
+
+def _networked(name: str, topology: str, **params) -> api.Environment:
+    env = zobench.make("environment", name, **params)
+    network = zobench.make("topology", topology).build(env.n_agents, np.random.default_rng(0))
+    env.connect(network)
+    return env
+
+
+NETWORKED = {
+    "net-gridworld": lambda: _networked("net-gridworld", "chain"),
+    "net-gridworld-any": lambda: _networked("net-gridworld", "chain", noise_rule="any"),
+    "net-gridworld-safety": lambda: _networked(
+        "net-gridworld", "ring", n_agents=9, collision_penalty=2.0, arrival_reward=10.0
+    ),
+    "net-gridworld-noiseless": lambda: _networked(
+        "net-gridworld", "chain", sigma_max=0.0, sigma_min=0.0
+    ),
+    "net-gridworld-64": lambda: _networked("net-gridworld", "ring", n_agents=64, size=None),
+    "predator-prey": lambda: _networked("predator-prey", "chain"),
+    "predator-prey-crowded": lambda: _networked(
+        "predator-prey", "ring", n_agents=30, size=None, n_prey=5, slip=0.2
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKED))
+@pytest.mark.parametrize("batch", [3, 400])
+def test_stepped_environments_agree_on_both_paths(monkeypatch, name, batch):
+    """Environments without a table: compiled action sampling and their own compiled steps
+    give the numpy path's episodes exactly, greedy reference policies included."""
+    env = NETWORKED[name]()
+    assert env.step_table() is None
+    for theta in (_theta(env, 3.0, batch), env.reference_policy()):
+        expected, actual = _both_paths(
+            monkeypatch,
+            lambda theta=theta: rollout(env, theta, batch=batch, rng=np.random.default_rng(9)),
+        )
+        _assert_identical(expected, actual)
+    if name.startswith("net-gridworld"):
+        assert (expected.states[:, -1] == env.goal).any()  # the absorbing goal was reached
+    else:  # every prey caught in some episodes: the rewards stop (the task is done)
+        assert (expected.rewards[:, -1] == 0.0).all(axis=-1).any()
+
+
+@pytest.mark.parametrize("n_agents", [7, 11_000])  # 11,000 agents' rows (8.8 MB): agent-major
+def test_compiled_sampler_draws_the_samplers_actions(n_agents):
+    from zobench.sim import _compiled, policy
+
+    rng = np.random.default_rng(n_agents)
+    theta = 3.0 * rng.normal(size=(n_agents, 25, 5))
+    rows = policy.cdf_rows(theta)
+    assert (rows.nbytes > _compiled.AGENT_MAJOR_BYTES) == (n_agents > 10_000)
+    states = rng.integers(0, 25, size=(3, n_agents))
+    uniforms = rng.random((3, n_agents))
+    uniforms[0] = rows[np.arange(n_agents) * 25 + states[0], 1]  # exactly on a CDF entry
+    actions = np.empty_like(states)
+    _compiled.sample_actions(rows, 25, states, uniforms, actions)
+    np.testing.assert_array_equal(actions, policy.Sampler(theta)(states, uniforms), strict=True)
+
+
+def test_a_bad_kernel_name_is_one_error_before_any_run(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from zobench.cli import cli
+
+    monkeypatch.setenv(kernel.KERNEL_VARIABLE, "fortran")
+    out = tmp_path / "store"
+    result = CliRunner().invoke(
+        cli, ["run", "quickstart", "--executor", "serial", "--out", str(out)]
+    )
+    assert result.exit_code == 2
+    assert "Error: ZOBENCH_KERNEL='fortran' is not a kernel" in result.output
+    assert "Traceback" not in result.output
+    assert not list(out.glob("runs/*"))  # nothing ran
