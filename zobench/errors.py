@@ -60,3 +60,9 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 
 class UsageError(ZobenchError):
     """Options that do not go together, or do not apply to what was named."""
+
+
+class PreferenceScaleWarning(UserWarning):
+    """The preference model's scale is far below the environment's return differences: votes
+    saturate (every evaluator agrees) and carry no information about how much better a
+    trajectory is. The message names the setting to change."""

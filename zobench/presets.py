@@ -22,6 +22,8 @@ then more settings named), and two equally specific ones are an error.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -53,17 +55,21 @@ class Preset:
 
     @property
     def name(self) -> str:
-        """Registry name: ``algorithm.environment[.preference]`` plus a digest of settings named."""
+        """Registry name: ``algorithm.environment[.preference]``, then the instance's settings
+        when it names one or two, else a six-digit digest of them."""
         parts = [self.algorithm, self.environment, *([self.preference] if self.preference else [])]
         name = ".".join(_slug(p) for p in parts)
         instance = {
             **self.environment_params,
             **{f"pref.{k}": v for k, v in self.preference_params.items()},
         }
-        if instance:
+        if 0 < len(instance) <= 2:
             name += "." + "-".join(
                 f"{_slug(k)}-{_slug(str(v))}" for k, v in sorted(instance.items())
             )
+        elif instance:
+            text = json.dumps(instance, sort_keys=True, default=str)
+            name += "." + hashlib.sha256(text.encode()).hexdigest()[:6]
         return name
 
     @property

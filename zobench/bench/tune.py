@@ -40,6 +40,7 @@ import polars as pl
 from zobench import api
 from zobench.__about__ import __version__
 from zobench.bench import scheduler
+from zobench.bench.identity import resolve
 from zobench.bench.spec import ComponentSpec, RunSpec
 from zobench.bench.store import load
 from zobench.bench.suite import Suite, SuiteSettings
@@ -171,20 +172,25 @@ class TuneOutcome:
         )
 
     def presets(self, suite_name: str) -> list[Preset]:
-        """The winners as presets, with the protocol that found them."""
+        """The winners as presets, with the protocol that found them.
+
+        A preset names the instance it was tuned on in full: every environment and preference
+        setting as resolved (defaults included), so it applies to that instance only.
+        """
         found = []
         for study in self.studies:
             winner = self.winners().get(study.key)
             if winner is None:
                 continue
             spec = study.template
+            resolved = resolve(spec)
             found.append(
                 Preset(
                     algorithm=spec.algorithm.name,
                     environment=spec.environment.name,
-                    environment_params=dict(spec.environment.params),
+                    environment_params=resolved["environment"]["params"],
                     preference=spec.preference.name,
-                    preference_params=dict(spec.preference.params),
+                    preference_params=resolved["preference"]["params"],
                     settings=dict(winner.params),
                     protocol={
                         **self.protocol.record(),

@@ -16,13 +16,19 @@ looks a batch's rewards up on their behalf and hands back votes only.
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import numpy as np
 
+from zobench.errors import PreferenceScaleWarning
 from zobench.sim.ledger import Ledger
 from zobench.sim.network import Network
 from zobench.sim.types import LinkLike
+
+SATURATION = 10.0
+"""A median |ΔR| / scale above this over a panel's first differing pairs makes votes all-or-nothing
+(σ(10) of Bradley–Terry is 0.99995): the run warns once and names the setting to change."""
 
 
 class Panel:
@@ -41,6 +47,7 @@ class Panel:
         self.ledger = ledger
         self.network = network
         self.gamma = float(gamma)
+        self._scale_checked = False
 
     def step_weights(self, horizon: int) -> np.ndarray:
         """Weight of step t in a teacher's return: γ^t · myopia^(H−1−t), shape ``(H,)``."""
@@ -114,6 +121,8 @@ class Panel:
             raise ValueError("evaluators must be >= 1")
         r0 = self.returns(rewards0, horizon=horizon, kappa=kappa)
         r1 = self.returns(rewards1, horizon=horizon, kappa=kappa)
+        if not self._scale_checked:
+            self._check_scale(r1 - r0)
         p_hat = self._vote(r0, r1, M)
         if kappa is not None:
             H = rewards0.shape[1] if horizon is None else int(horizon)
@@ -138,6 +147,24 @@ class Panel:
             rewards0 = rewards0.reshape(B // D, D, *rewards0.shape[1:]).mean(axis=1)
             rewards1 = rewards1.reshape(B // D, D, *rewards1.shape[1:]).mean(axis=1)
         return self.compare(rewards0, rewards1, evaluators)
+
+    def _check_scale(self, differences: np.ndarray) -> None:
+        """Warn once when the return differences dwarf the link's scale (votes saturate)."""
+        differing = np.abs(differences[differences != 0])
+        if not differing.size:
+            return  # nothing to judge yet (the uniform policy's first pairs may all tie)
+        self._scale_checked = True
+        scale = float(self.preference.config.scale)
+        typical = float(np.median(differing))
+        if typical / scale > SATURATION:
+            warnings.warn(
+                f"votes saturate: the typical return difference of a pair, {typical:.3g}, is "
+                f"{typical / scale:.0f}× the preference model's scale {scale:g}, so nearly every "
+                f"vote is unanimous and carries no size; set the preference's scale (e.g. "
+                f"[preference] scale = {typical:.2g}) so that differences are a few units of it",
+                PreferenceScaleWarning,
+                stacklevel=3,
+            )
 
     def _vote(self, r0: np.ndarray, r1: np.ndarray, M: int) -> np.ndarray:
         """The M evaluators' votes on returns ``r0`` vs ``r1`` (one binomial draw per pair)."""
