@@ -45,7 +45,9 @@ def test_every_paper_suite_is_published_from_exactly_its_runs(name: str) -> None
         # as recorded when it was published, else as the Config classes installed now resolve
         # it. Not the run id: that also fingerprints the code, and a code change must not force
         # republishing every board.
-        return record.get("config_hash") or identify(RunSpec.from_record(record["spec"])).config_hash
+        return (
+            record.get("config_hash") or identify(RunSpec.from_record(record["spec"])).config_hash
+        )
 
     suite = load_suite(name)
     expected = {identify(spec).config_hash for spec in suite.runs()}

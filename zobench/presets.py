@@ -76,7 +76,8 @@ class Preset:
     def summary(self) -> str:
         """One line for ``zobench list``."""
         settings = ", ".join(f"{k} = {v!r}" for k, v in self.settings.items())
-        return f"{self.algorithm} on {self.instance_text()}: {settings}"
+        where = self.environment + (f" / {self.preference}" if self.preference else "")
+        return f"{settings} ({self.algorithm} on {where})"
 
     def instance_text(self) -> str:
         """The instance the preset is for, as a reader would write it."""

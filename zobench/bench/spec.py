@@ -40,8 +40,8 @@ class RunSpec:
     preference: ComponentSpec
     topology: ComponentSpec | None = None
     seed: int = 0
-    iterations: int = 200
-    eval_every: int = 10
+    iterations: int = 500
+    eval_every: int = 25
     eval_episodes: int = 1000
     """Episodes of Monte Carlo evaluation when the environment has no transition tables."""
     label: str = ""

@@ -132,16 +132,13 @@ class DPOSettings:
     """Settings shared by offline and online DPO (spec §4, §9)."""
 
     beta: float = param(
-        0.01,
-        "Inverse temperature β of the DPO loss −log σ(β(Δ_w − Δ_l)). Spec §9 proposed 0.1. "
-        "Tuned on the default gridworld (Bradley-Terry, 200 iterations, seeds 0–3) over β ∈ "
-        "{0.003, 0.01, 0.03, 0.1, 1} × learning rate {0.01, 0.05, 0.1} × both label rules: "
-        "offline DPO reaches 0.97–0.98 normalized at (0.01, 0.05, 'votes'), 0.25–0.30 at β = 0.1.",
+        0.00114,
+        "Inverse temperature β of the DPO loss −log σ(β(Δ_w − Δ_l)) (spec §9 proposed 0.1). Online DPO's; offline DPO sets its own. Tuned by `zobench tune` on the default gridworld under Bradley–Terry votes, 500 iterations (docs/tuning.md).",
         source="ours",
         tune=LogUniform(1e-3, 1.0),
     )
     evaluators: int = param(
-        20,
+        5,
         "Evaluators M asked about each pair (zpg's M).",
         source="ours",
         tune=BudgetSplit("pairs", (1, 5, 10, 20, 40, 100)),
@@ -157,8 +154,8 @@ class DPOSettings:
     )
     optimizer: Literal["adam", "sgd"] = param("adam", "Optimizer of the loss.", source="ours")
     learning_rate: float = param(
-        0.05,
-        "Step size of the optimizer (spec §9 proposed Adam 1e-2; tuned with β).",
+        0.0952,
+        "Step size of the optimizer (spec §9 proposed Adam 1e-2). Online DPO's; offline DPO sets its own. Tuned by `zobench tune` on the default gridworld under Bradley–Terry votes, 500 iterations (docs/tuning.md).",
         source="ours",
         tune=LogUniform(1e-3, 0.3),
     )

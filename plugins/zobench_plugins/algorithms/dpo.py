@@ -30,6 +30,7 @@ import zobench
 from zobench import api
 from zobench.api import Channel, param
 from zobench.sim.problem import Problem
+from zobench.space import BudgetSplit, LogUniform
 from zobench_plugins.algorithms._optim import (
     DPOSettings,
     PreferenceData,
@@ -43,18 +44,43 @@ ZPG_VOTES_PER_ITERATION = 200 * 20
 """zpg's default N·M (pairs × evaluators) per iteration, the unit of the budget comparisons."""
 
 
+TUNED = (
+    "Tuned by `zobench tune` on the default gridworld under Bradley–Terry votes, 500 iterations "
+    "(docs/tuning.md)."
+)
+
+
 @dataclass(frozen=True)
 class Config(DPOSettings):
-    """Offline DPO (spec §4, §9): β, the optimizer and M come from :class:`DPOSettings`.
+    """Offline DPO (spec §4, §9): the optimizer comes from :class:`DPOSettings`; β, M and the
+    learning rate are offline DPO's own, tuned like every algorithm's (docs/tuning.md).
 
-    Default budget: K·M = 40,000·20 = 800,000 votes = zpg's 4,000 per iteration × 200 iterations.
+    Default budget: K·M = 50,000·40 = 2,000,000 votes = zpg's 4,000 per iteration × 500 iterations.
     """
 
+    beta: float = param(
+        0.00375,
+        "Inverse temperature β of the DPO loss −log σ(β(Δ_w − Δ_l)) (spec §9 proposed 0.1). "
+        + TUNED,
+        source="ours",
+        tune=LogUniform(1e-3, 1.0),
+    )
+    evaluators: int = param(
+        40,
+        "Evaluators M per pair; K·M is the offline budget. " + TUNED,
+        source="ours",
+        tune=BudgetSplit("pairs", (1, 5, 10, 20, 40, 100)),
+    )
+    learning_rate: float = param(
+        0.216,
+        "Step size of the optimizer (spec §9 proposed Adam 1e-2). " + TUNED,
+        source="ours",
+        tune=LogUniform(1e-3, 0.3),
+    )
+
     pairs: int = param(
-        40_000,
-        "Pairs K in the offline dataset, sampled once from π_ref and labelled by M evaluators. "
-        "K·M = 800,000 votes equals zpg's default budget over 200 iterations (N·M = 4,000 per "
-        "iteration); use 200·T for a T-iteration run.",
+        50000,
+        "Pairs K in the offline dataset, sampled once from π_ref and labelled by M evaluators. K·M = 50,000·40 = 2,000,000 votes equals zpg's default budget over the default 500 iterations (4,000 per iteration); use 4,000·T/M for a T-iteration run.",
         source="ours",
     )
 

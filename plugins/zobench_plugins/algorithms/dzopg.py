@@ -59,21 +59,24 @@ class Config:
         "environment's episode length).",
         source="ours",
     )
-    pairs: int = param(20, "N: shared joint rollout pairs per iteration.", source="ours")
+    pairs: int = param(200, "N: shared joint rollout pairs per iteration.", source="ours")
     evaluators: int = param(
-        10,
+        1,
         "M: evaluators per agent per pair (one binomial draw).",
         source="ours",
         tune=BudgetSplit("pairs", (1, 2, 5, 10, 20, 50)),
     )
     mu: float = param(
-        0.2,
+        2.31,
         "Perturbation scale μ: θ' = θ + μ u with u ~ N(0, I), not normalised.",
         source="ours",
         tune=LogUniform(0.02, 4.0),
     )
     step_size: float = param(
-        0.05, "Ascent step α of eq. (12).", source="ours", tune=LogUniform(1e-3, 1.0)
+        0.486,
+        "Ascent step α of eq. (12). Tuned by `zobench tune` on the default net-gridworld (4 agents, chain) under Bradley–Terry votes, 500 iterations (docs/tuning.md).",
+        source="ours",
+        tune=LogUniform(1e-3, 1.0),
     )
     trim: Literal["constant", "bound"] = param(
         "constant",

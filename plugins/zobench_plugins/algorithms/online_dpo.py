@@ -48,8 +48,8 @@ class Config(DPOSettings):
     """
 
     pairs: int = param(
-        200,
-        "Fresh pairs N per iteration; N·M = 4,000 votes per iteration equals zpg's default.",
+        800,
+        "Fresh pairs N per iteration; N·M = 800·5 = 4,000 votes per iteration, zpg's default budget.",
         source="ours",
     )
     pairing: Literal["independent", "perturbed"] = param(

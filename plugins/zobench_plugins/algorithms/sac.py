@@ -49,18 +49,15 @@ class Config:
 
     kappa: int = param(1, "Hops κ of the truncated critics' neighbourhoods.", source="author-code")
     h: float = param(
-        1.0,
+        5.02,
         "Critic step numerator: α_t = h / (t + t0) (Qu et al.'s form).",
         source="ours",
         tune=LogUniform(0.1, 10.0),
     )
     t0: float = param(10.0, "Critic step offset t0 in α_t = h / (t + t0).", source="ours")
     eta: float = param(
-        50.0,
-        "Actor step η; iteration m uses η / √(m + 1) (Qu et al.'s form). Spec §9 proposed "
-        "0.05, which barely moves θ: the reset critics hold about α·r ≈ r/10. Tuned on "
-        "net-gridworld (4 agents, chain, seed 0, 300 and 1,000 iterations) over {0.05, 1, 5, "
-        "20, 50, 100, 200}: 100 was best (0.95 normalized), 200 diverged; 50 keeps a 4× margin.",
+        13.8,
+        "Actor step η; iteration m uses η / √(m + 1) (Qu et al.'s form; spec §9 proposed 0.05). Tuned by `zobench tune` on the default net-gridworld (4 agents, chain) under Bradley–Terry votes, 500 iterations (docs/tuning.md); gridworld has its own preset.",
         source="ours",
         tune=LogUniform(0.5, 500.0),
     )
@@ -70,16 +67,15 @@ class Config:
         source="ours",
     )
     critic_sweeps: int = param(
-        1,
+        2,
         "Passes of the critic over the iteration's steps (the step counter t runs on).",
         source="ours",
         tune=IntRange(1, 20, log=True),
     )
     reset_critic: bool = param(
-        True,
-        "Zero the critics at every outer iteration (Qu et al.); False keeps them, as the DZOPG "
-        "author's code does.",
-        source="paper",
+        False,
+        "Zero the critics at every outer iteration (Qu et al.) or keep them, as the DZOPG author's code does. Keeping them was tuned best on net-gridworld; the gridworld preset resets them.",
+        source="ours",
         tune=Choice((True, False)),
     )
     max_table_entries: int = param(
