@@ -187,3 +187,27 @@ def test_a_matching_preset_fills_what_the_suite_leaves_out(
     assert "preset" not in resolved["off"]
     assert frames["preset"].equals(frames["written"])  # the preset computes what it says
     assert not frames["preset"].equals(frames["off"])
+
+
+@pytest.mark.usefixtures("clean_plugin_env")
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (
+            'algorithm = "zpg"\nenvironment = "gridworld"\nsettings = { step_sise = 0.1 }',
+            "step_sise",
+        ),
+        ('algorithm = "zpg"\nenvironment = "gridworld"\nsettings = { pairs = "8" }', "pairs"),
+        ('algorithm = "zpgg"\nenvironment = "gridworld"\nsettings = { mu = 1.0 }', "zpgg"),
+        (
+            'algorithm = "zpg"\nenvironment = { name = "gridworld", sise = 5 }\nsettings = { mu = 1.0 }',
+            "sise",
+        ),
+    ],
+)
+def test_the_kit_rejects_a_preset_that_would_fail_its_runs(text: str, fragment: str) -> None:
+    from zobench.testing import check_component
+
+    preset = load_presets("[[preset]]\n" + text, source="test")[0]
+    with pytest.raises(AssertionError, match=fragment):
+        check_component(preset)

@@ -59,15 +59,19 @@ def _fail(obj: Any, message: str) -> typing.NoReturn:
 
 
 def _kind_of(obj: Any) -> str:
+    from zobench.presets import Preset
+
     if isinstance(obj, api.SuiteDefinition):
         return "suite"
+    if isinstance(obj, Preset):
+        return "preset"
     for kind, base in _BASES.items():
         if isinstance(obj, type) and issubclass(obj, base):
             return kind
     raise AssertionError(
         f"{obj!r} is not a zobench component: subclass one of "
         f"{', '.join(b.__qualname__ for b in _BASES.values())} (from zobench.api), "
-        f"or make a zobench.api.SuiteDefinition"
+        f"or make a zobench.api.SuiteDefinition or a zobench.presets.Preset"
     )
 
 

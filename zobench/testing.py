@@ -97,6 +97,28 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 
 
+def check_preset(preset: Any) -> None:
+    """A preset names installed components, an instance they accept, and settings its algorithm
+    has, with values of the right types (so it can never fail a run that matches it)."""
+    from zobench.config import validate
+    from zobench.errors import ZobenchError
+    from zobench.plugins import get_host
+
+    host = get_host()
+    parts = [
+        ("algorithm", preset.algorithm, dict(preset.settings)),
+        ("environment", preset.environment, dict(preset.environment_params)),
+    ]
+    if preset.preference is not None:
+        parts.append(("preference-model", preset.preference, dict(preset.preference_params)))
+    for kind, name, values in parts:
+        try:
+            cls = host.get(kind, name).obj
+            validate(cls.Config, values, path=f"preset '{preset.name}' {kind}")
+        except ZobenchError as exc:
+            _fail(preset, str(exc))
+
+
 def check_config(cls: Any) -> None:
     """The class's metadata and ``Config`` dataclass are complete, documented and valid."""
     from zobench.config import validate
@@ -194,6 +216,8 @@ def checks_for(obj: Any) -> list[Callable[[Any], None]]:
     kind = _kind_of(obj)
     if kind == "suite":
         return [check_config]
+    if kind == "preset":
+        return [check_preset]
     checks = [check_config, check_constructs, check_deterministic]
     if kind == "algorithm":
         checks += [check_tiny_run, check_honest]
