@@ -96,7 +96,7 @@ def test_info_knows_the_suite_level_settings() -> None:
     result = invoke(80, "info", "suite")
     assert_whole_on_a_line(result, *(f.name for f in describe(SuiteSettings)))
     one = invoke(80, "info", "iterations")
-    assert_whole_on_a_line(one, "iterations int = 200")
+    assert_whole_on_a_line(one, f"iterations int = {SuiteSettings().iterations}")
     assert "seeds" not in one.output
     data = json.loads(invoke(80, "info", "suite", "--json").output)
     assert [s["name"] for s in data["settings"]] == [f.name for f in describe(SuiteSettings)]
@@ -161,3 +161,33 @@ def test_did_you_mean_reaches_short_misspellings(word, choices, suggestion) -> N
     from zobench.errors import did_you_mean
 
     assert did_you_mean(word, choices) == f" (did you mean '{suggestion}'?)"
+
+
+@pytest.mark.usefixtures("clean_plugin_env")
+def test_runs_keeps_ids_seeds_and_states_whole_at_every_width(tmp_path: Path) -> None:
+    suite = tmp_path / "tiny.toml"
+    suite.write_text(
+        'name = "tiny"\nseeds = 2\niterations = 2\neval_every = 1\n'
+        '[environment]\nname = "gridworld"\nsize = 3\ngoal = [2, 2]\nhorizon = 4\n'
+        '[preference]\nname = "bradley-terry"\n'
+        '[[algorithm]]\nname = "zpg"\npairs = 4\n[algorithm.grid]\nmu = [0.5, 1.0]\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    assert (
+        CliRunner()
+        .invoke(cli, ["run", str(suite), "--out", str(out), "--executor", "serial"])
+        .exit_code
+        == 0
+    )
+    ids = [p.stem for p in (out / "manifest").glob("*.json")]
+    assert len(ids) == 4
+    for width in WIDTHS:
+        result = invoke(width, "runs", str(out))
+        for line in (li for li in lines_of(result) if li.split(" ")[0] in ids):
+            _, seed, state, wall = line.split(" ")[:4]
+            assert seed in ("0", "1"), line
+            assert state == "done", line
+            assert float(wall) >= 0, line
+        assert_whole_on_a_line(result, *ids)
+        assert "mu=0.5" in " ".join(lines_of(result)).replace(" ", "")  # the swept setting shows

@@ -22,7 +22,7 @@ import polars as pl
 import pytest
 
 from zobench.bench.runner import run
-from zobench.bench.spec import RunSpec
+from zobench.bench.spec import ComponentSpec, RunSpec
 
 LEADERBOARDS = Path(__file__).resolve().parents[1] / "leaderboards"
 PUBLISHED = sorted(p.parent.parent.name for p in LEADERBOARDS.glob("*/raw/runs.json"))
@@ -44,7 +44,14 @@ def _first_learner_run(suite: str) -> tuple[RunSpec, str]:
             r["run_id"],
         ),
     )
-    return RunSpec.from_record(record["spec"]), record["run_id"]
+    # the configuration it ran with, every setting written out (defaults have changed since)
+    spec = RunSpec.from_record(record["spec"])
+    resolved = record["resolved"]
+    components = {
+        field: ComponentSpec(resolved[field]["name"], resolved[field]["params"])
+        for field in ("algorithm", "environment", "preference", "topology")
+    }
+    return dataclasses.replace(spec, **components, presets=False), record["run_id"]
 
 
 @pytest.mark.slow

@@ -103,7 +103,7 @@ def test_offline_dpo_converges_to_the_preferred_actions(label, bradley_terry):
         {},
         {"pairing": "perturbed"},
         {"reference": "previous"},
-        {"optimizer": "sgd", "learning_rate": 50.0},
+        {"optimizer": "sgd", "learning_rate": 50.0, "beta": 0.01},  # SGD's step scales with β
     ],
 )
 def test_online_dpo_converges_to_the_preferred_actions(params, bradley_terry):
@@ -150,11 +150,12 @@ def test_previous_reference_starts_every_iteration_at_zero_margin(bradley_terry)
 
 
 def test_default_budgets_match_zpg():
-    """Offline DPO's dataset equals zpg's default spend over 200 iterations; online DPO's
-    per-iteration spend equals zpg's."""
+    """Offline DPO's dataset equals zpg's default spend over the default suite length; online
+    DPO's per-iteration spend equals zpg's."""
+    from zobench.bench.suite import SuiteSettings
     from zobench_plugins.algorithms import zpg
 
     per_iteration = zpg.Config().pairs * zpg.Config().evaluators
     offline, online = dpo.Config(), online_dpo.Config()
-    assert offline.pairs * offline.evaluators == 200 * per_iteration
+    assert offline.pairs * offline.evaluators == SuiteSettings().iterations * per_iteration
     assert online.pairs * online.evaluators == per_iteration

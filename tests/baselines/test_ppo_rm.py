@@ -131,8 +131,9 @@ def test_per_agent_reward_model_has_one_table_per_agent():
     assert problem.ledger.reward_obs == 0
 
 
-def test_default_budget_matches_zpg_over_200_iterations():
+def test_default_budget_matches_zpg_over_the_default_suite_length():
+    from zobench.bench.suite import SuiteSettings
     from zobench_plugins.algorithms import zpg
 
     c, z = ppo_rm.Config(), zpg.Config()
-    assert c.pairs * c.evaluators == 200 * z.pairs * z.evaluators
+    assert c.pairs * c.evaluators == SuiteSettings().iterations * z.pairs * z.evaluators

@@ -98,7 +98,8 @@ def test_one_iteration_matches_a_brute_force_loop(kappa, bradley_terry):
     """One episode (B = 1): the vectorized critic and actor equal a per-agent, per-step loop."""
     problem = line_problem(3, bradley_terry)
     twin = line_problem(3, bradley_terry)
-    config = sac.Config(kappa=kappa, episodes=1, eta=0.5)
+    # the loop below is one sweep of a fresh critic (the paper's SAC)
+    config = sac.Config(kappa=kappa, episodes=1, eta=0.5, critic_sweeps=1, reset_critic=True)
     algorithm = sac.SAC(config, problem)
     algorithm.theta = np.random.default_rng(1).normal(size=problem.theta_shape)
     theta = algorithm.theta.copy()

@@ -304,7 +304,14 @@ def test_missing_gymnasium_on_the_command_line(tmp_path: Path):
 # An algorithm learns through the adapter
 # ---------------------------------------------------------------------------------------------
 
-ZPG_FROZENLAKE = {"return_bound": 1.0, "mu": 2.0, "step_size": 0.5, "common_noise": True}
+ZPG_FROZENLAKE = {
+    "return_bound": 1.0,
+    "mu": 2.0,
+    "step_size": 0.5,
+    "common_noise": True,
+    "pairs": 200,
+    "evaluators": 20,
+}
 """ZPG settings for FrozenLake, tuned here (zpg's defaults barely move in this budget): a
 FrozenLake return is 0 or 1, so B = 1 rather than the derived H × span = 100, whose trimming
 maps unanimous votes to ±100; with B = 1, μ = 2 and α = 0.5 learn in a few hundred iterations."""

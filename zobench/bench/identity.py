@@ -100,8 +100,8 @@ def with_preset(spec: RunSpec, host: PluginHost | None = None) -> tuple[RunSpec,
     false, or none matching) the spec comes back unchanged.
     """
     host = host or get_host()
-    presets = host.presets() if spec.presets else []
-    if not presets:
+    presets = [p for p in host.presets() if p.algorithm == spec.algorithm.name]
+    if not spec.presets or not presets:
         return spec, None
     env = _resolve_one("environment", spec.environment, host)[2]
     pref = _resolve_one("preference", spec.preference, host)[2]
@@ -120,6 +120,7 @@ def with_preset(spec: RunSpec, host: PluginHost | None = None) -> tuple[RunSpec,
     try:
         validate(algorithm.Config, params, path="algorithm")
     except ConfigError as exc:
+        validate(algorithm.Config, spec.algorithm.params, path="algorithm")  # the user's own?
         raise PresetError(f"preset '{preset.name}' ({preset.source}): {exc}") from None
     return dataclasses.replace(spec, algorithm=ComponentSpec(spec.algorithm.name, params)), preset
 

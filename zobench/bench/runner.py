@@ -142,7 +142,7 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
             f"run: iterations must be >= 0 and eval_every >= 1, got {spec.iterations} and "
             f"{spec.eval_every}"
         )
-    spec = with_preset(spec)[0]  # the algorithm runs with the settings its identity resolved
+    spec = with_preset(spec, get_host())[0]  # the settings its identity resolved
     env_cls, env_config = _build("environment", spec.environment, "environment")
     pref_cls, pref_config = _build("preference-model", spec.preference, "preference")
     algo_cls, algo_config = _build("algorithm", spec.algorithm, "algorithm")

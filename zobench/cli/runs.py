@@ -15,8 +15,9 @@ from rich.table import Table
 from zobench.bench import scheduler
 from zobench.bench.identity import identify
 from zobench.bench.records import RunRecord
-from zobench.bench.store import Scan, Store, load
+from zobench.bench.store import Scan, Store, load, swept_parameters
 from zobench.bench.suite import Suite, load_suite
+from zobench.cli.display import add_prose_column, add_whole_column, fitted_table
 from zobench.errors import ZobenchError
 from zobench.plugins import get_host
 
@@ -271,28 +272,41 @@ def runs_command(out: Path, as_json: bool, verify: bool) -> None:
                     json.dumps({"run_id": name, "state": "damaged", "detail": states[name][1]})
                 )
         return
-    table = Table(title=f"{escape(str(out))}: {len(states)} runs", title_justify="left")
-    for column in ("run id", "label", "environment", "preference", "seed", "state", "wall s"):
-        table.add_column(column, overflow="fold")
-    table.add_column("detail", overflow="fold")
-    colours = {"done": "green", "stale": "yellow", "superseded": "dim"}
-    shown = set()
+    swept = swept_parameters([r.to_json() for r in records])
+    rows = []
     for record in records:
         state, detail = states[record.run_id]
-        shown.add(record.run_id)
         spec = record.spec
-        table.add_row(
-            record.run_id,
-            escape(spec.display_label),
-            escape(spec.environment.name),
-            escape(spec.preference.name),
-            str(spec.seed),
-            f"[{colours.get(state, 'red')}]{state}[/]",
-            f"{record.timings.wall_s:.2f}",
-            escape(detail),
+        settings = ", ".join(
+            f"{k.split('.', 1)[1]}={v}"
+            for k, v in swept.get(record.run_id, {}).items()
+            if v is not None
         )
-    for name in sorted(set(scan.damaged) - shown):
-        table.add_row(escape(name), "", "", "", "", "[red]damaged[/]", "", escape(states[name][1]))
+        rows.append(
+            (
+                record.run_id,
+                spec.display_label,
+                f"{spec.environment.name}/{spec.preference.name}",
+                str(spec.seed),
+                state,
+                f"{record.timings.wall_s:.2f}",
+                settings,
+                detail,
+            )
+        )
+    for name in sorted(set(scan.damaged) - {r.run_id for r in records}):
+        rows.append((name, "", "", "", "damaged", "", "", states[name][1]))
+    table = fitted_table(f"{out}: {len(states)} runs")
+    # ids, seeds, states and times stay whole on one line; the description of the run wraps
+    for index, header in ((0, "run id"), (3, "seed"), (4, "state"), (5, "wall s")):
+        justify = "right" if header in ("seed", "wall s") else "left"
+        add_whole_column(table, header, [row[index] for row in rows], justify=justify)
+    add_prose_column(table, "run: label · instance · swept settings · detail")
+    colours = {"done": "green", "stale": "yellow", "superseded": "dim"}
+    for row in rows:
+        state = f"[{colours.get(row[4], 'red')}]{escape(row[4])}[/]"
+        about = " · ".join(part for part in (row[1], row[2], row[6], row[7]) if part)
+        table.add_row(escape(row[0]), row[3], state, row[5], escape(about))
     Console().print(table)
     counts = {
         s: sum(v[0] == s for v in states.values()) for s in ("done", "stale", "failed", "started")
