@@ -119,17 +119,19 @@ def test_every_setting_is_documented():
         assert f.metadata["source"] in ("paper", "author-code", "ours")
 
 
-BUDGET = 2000
-"""The learning budget: 2000 iterations, the T of spec §9."""
+BUDGET = 500
+"""The learning budget: the default suite length."""
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("preference", ["bradley-terry", "weibull"])
 def test_zpg_learns_the_gridworld(preference):
-    """From the uniform policy, default ZPG reaches a normalized score ≥ 0.8 within the budget.
+    """From the uniform policy, ZPG reaches a normalized score ≥ 0.8 within the default length,
+    with its defaults (tuned under Bradley–Terry) or, under Weibull, its Weibull preset (tuned by
+    the same protocol: the Bradley–Terry step diverges on some seeds under Weibull's lopsided
+    link, docs/tuning.md).
 
-    Tolerance: the mean over seeds 0–4 is ≥ 0.8 and every seed is ≥ 0.7 (Weibull's steps are
-    noisier: its σ⁻¹ is lopsided, so single seeds wander around 0.8).
+    Tolerance: the mean over seeds 0–4 is ≥ 0.8 and every seed is ≥ 0.7.
     """
     finals = []
     for seed in range(5):
