@@ -195,3 +195,27 @@ def test_larger_kappa_does_not_hurt_on_predator_prey():
     }
     assert by_kappa[2] >= by_kappa[0] - 0.1, by_kappa
     assert by_kappa[0] > 0.5  # both learn
+
+
+@pytest.mark.usefixtures("clean_plugin_env")
+def test_neighbourhood_normalization_keeps_the_value_gaps_from_shrinking_with_n() -> None:
+    """With eq. (7)'s 1/n the mean |σ⁻¹(p̂)| falls as the ring grows; dividing by |N_i^κ|
+    keeps it (fixed seed, 16 vs 64 agents, one iteration each)."""
+
+    def mean_gap(n: int, normalize: str) -> float:
+        frame = zobench.run_one(
+            algorithm="dzopg",
+            algorithm_params={"normalize": normalize, "pairs": 40, "evaluators": 10},
+            environment="net-gridworld",
+            environment_params={"n_agents": n, "size": None},
+            topology="ring",
+            seed=0,
+            iterations=1,
+            eval_every=1,
+            eval_episodes=10,
+        )
+        return abs(frame["diag_mean_delta"][-1])
+
+    eq7 = mean_gap(64, "n") / mean_gap(16, "n")
+    hood = mean_gap(64, "neighbourhood") / mean_gap(16, "neighbourhood")
+    assert hood > 2 * eq7, (eq7, hood)

@@ -58,6 +58,20 @@ def test_per_agent_returns_sum_the_neighbourhood():
     np.testing.assert_allclose(panel.returns(_traj(rewards), kappa=1), expected)
 
 
+def test_neighbourhood_normalization_averages_over_the_neighbourhood():
+    rng = np.random.default_rng(1)
+    rewards = rng.normal(size=(5, 4, 4))
+    chain = Network.from_edges(4, [(0, 1), (1, 2), (2, 3)])
+    panel = _panel(n=4, network=chain, gamma=0.9)
+    local = (rewards * 0.9 ** np.arange(4)[:, None]).sum(1)  # each agent's own discounted sum
+    hoods = [[0, 1], [0, 1, 2], [1, 2, 3], [2, 3]]
+    expected = np.stack([local[:, hood].mean(1) for hood in hoods], 1)
+    got = panel.returns(_traj(rewards), kappa=1, normalize="neighbourhood")
+    np.testing.assert_allclose(got, expected)
+    with pytest.raises(ValueError, match="normalize"):
+        panel.returns(_traj(rewards), kappa=1, normalize="agents")
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_per_agent_returns_equal_global_at_full_reach(seed):
     rng = np.random.default_rng(seed)

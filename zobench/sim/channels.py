@@ -16,6 +16,7 @@ from zobench.sim.rollout import Trajectories
 from zobench.sim.types import LinkLike, TransitionTables
 
 if TYPE_CHECKING:
+    from zobench.sim.panel import Normalization
     from zobench.sim.problem import Simulation
 
 
@@ -106,11 +107,13 @@ class PanelChannel:
         *,
         horizon: int | None = None,
         kappa: int | None = None,
+        normalize: Normalization = "n",
     ) -> np.ndarray:
         """Fraction p̂ of ``evaluators`` (M) preferring ``traj1`` over ``traj0``, pair by pair.
 
         Global scope ``(B,)``, or per agent ``(B, n)`` on κ-hop, H-step truncated returns when
-        ``kappa`` is given (``horizon`` truncates). Charges M votes per pair (per agent), and
+        ``kappa`` is given (``horizon`` truncates; ``normalize`` chooses how they are averaged,
+        see :meth:`zobench.sim.panel.Panel.returns`). Charges M votes per pair (per agent), and
         for per-agent votes the gather of the neighbours' trajectories as messages (see
         :meth:`zobench.sim.panel.Panel.compare`).
         """
@@ -123,6 +126,7 @@ class PanelChannel:
             evaluators,
             horizon=horizon,
             kappa=kappa,
+            normalize=normalize,
         )
 
     def compare_batch_means(

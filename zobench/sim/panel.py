@@ -26,6 +26,9 @@ from zobench.sim.ledger import Ledger
 from zobench.sim.network import Network
 from zobench.sim.types import LinkLike
 
+Normalization = Literal["n", "neighbourhood"]
+"""How per-agent κ-hop returns are averaged: over all n agents (eq. 7) or over the neighbourhood."""
+
 SATURATION = 10.0
 """A median |ΔR| / scale above this over a panel's first differing pairs makes votes all-or-nothing
 (σ(10) of Bradley–Terry is 0.99995): the run warns once and names the setting to change."""
@@ -56,12 +59,19 @@ class Panel:
         return self.gamma**t * myopia ** (horizon - 1 - t)
 
     def returns(
-        self, rewards: np.ndarray, *, horizon: int | None = None, kappa: int | None = None
+        self,
+        rewards: np.ndarray,
+        *,
+        horizon: int | None = None,
+        kappa: int | None = None,
+        normalize: Normalization = "n",
     ) -> np.ndarray:
         """Hidden returns of a batch's rewards ``(B, H, n)`` as the teachers see them (myopia in).
 
         ``kappa=None``: global returns ``(B,)`` = Σ_{t<H} w_t (1/n) Σ_i r_i(t).
-        ``kappa=k``: per-agent κ-hop returns ``(B, n)`` = (1/n) Σ_{j∈N_i^k} Σ_{t<H} w_t r_j(t).
+        ``kappa=k``: per-agent κ-hop returns ``(B, n)`` = (1/n) Σ_{j∈N_i^k} Σ_{t<H} w_t r_j(t)
+        (DZOPG eq. 7), or with ``normalize="neighbourhood"`` divided by |N_i^k| instead of n:
+        the neighbourhood's mean, whose differences do not shrink like 1/n as the network grows.
         ``horizon`` truncates to the first H steps (default: the whole trajectory).
         """
         full = rewards.shape[1]
@@ -75,7 +85,12 @@ class Panel:
             return local.sum(axis=1)
         indptr, indices = self.network.neighbourhood(kappa)
         # every neighbourhood contains its agent, so no segment is empty and reduceat is exact
-        return np.add.reduceat(local[:, indices], indptr[:-1], axis=1)
+        summed = np.add.reduceat(local[:, indices], indptr[:-1], axis=1)
+        if normalize == "neighbourhood":
+            return summed * (n / np.diff(indptr))  # (1/n) Σ → (1/|N_i^κ|) Σ
+        if normalize != "n":
+            raise ValueError(f"normalize must be 'n' or 'neighbourhood', got {normalize!r}")
+        return summed
 
     def probabilities(self, r0: np.ndarray, r1: np.ndarray) -> np.ndarray:
         """Each evaluator's probability of preferring the second trajectory, irrationalities in.
@@ -100,6 +115,7 @@ class Panel:
         *,
         horizon: int | None = None,
         kappa: int | None = None,
+        normalize: Normalization = "n",
     ) -> np.ndarray:
         """Fraction p̂ of ``evaluators`` (M) preferring the second batch's episodes, pair by pair.
 
@@ -119,8 +135,8 @@ class Panel:
         M = int(evaluators)
         if M < 1:
             raise ValueError("evaluators must be >= 1")
-        r0 = self.returns(rewards0, horizon=horizon, kappa=kappa)
-        r1 = self.returns(rewards1, horizon=horizon, kappa=kappa)
+        r0 = self.returns(rewards0, horizon=horizon, kappa=kappa, normalize=normalize)
+        r1 = self.returns(rewards1, horizon=horizon, kappa=kappa, normalize=normalize)
         if not self._scale_checked:
             self._check_scale(r1 - r0)
         p_hat = self._vote(r0, r1, M)

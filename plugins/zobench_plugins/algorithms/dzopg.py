@@ -93,6 +93,14 @@ class Config:
         "per-step reward span (`Environment.reward_span`) × max_i |N_i^κ| / n × Σ_{t<H} w_t.",
         source="ours",
     )
+    normalize: Literal["n", "neighbourhood"] = param(
+        "n",
+        "Averaging of agent i's κ-hop return: 'n' divides the neighbourhood's sum by the number "
+        "of agents n, as eq. (7) writes it (consistent with the average-return objective); "
+        "'neighbourhood' divides by |N_i^κ| instead (ours): the value gaps then do not shrink "
+        "like 1/n against vote noise fixed in link units as the network grows.",
+        source="paper",
+    )
     common_noise: bool = param(
         False,
         "Share the environment and action randomness within each pair (common random numbers). "
@@ -119,7 +127,8 @@ def truncation_horizon(problem: Problem, config: Config) -> int:
 
 
 def truncated_return_bound(problem: Problem, config: Config) -> float:
-    """B ≥ |R_i(τ') − R_i(τ)| for every agent: span · max_i |N_i^κ| / n · Σ_{t<H} w_t.
+    """B ≥ |R_i(τ') − R_i(τ)| for every agent: span · max_i |N_i^κ| / n · Σ_{t<H} w_t, or
+    span · Σ_{t<H} w_t with the neighbourhood normalization (a mean over the neighbourhood).
 
     Only public knowledge enters: the reward span the environment declares, the network and the
     panel's step weights (γ^t, and myopia if any), never a reward.
@@ -127,7 +136,8 @@ def truncated_return_bound(problem: Problem, config: Config) -> float:
     span = float(problem.env.reward_span)
     largest = int(problem.network.sizes(config.kappa).max())
     weights = problem.panel.step_weights(truncation_horizon(problem, config))
-    return span * largest / problem.n_agents * float(weights.sum())
+    share = 1.0 if config.normalize == "neighbourhood" else largest / problem.n_agents
+    return span * share * float(weights.sum())
 
 
 def joint_rollout_pairs(
@@ -162,7 +172,12 @@ def estimate_gradient(
     # The per-agent votes gather each agent's κ-hop neighbours' state-action sequences (line
     # 5's messages), which the panel charges to the ledger.
     p_hat = problem.panel.compare(
-        current, perturbed, config.evaluators, horizon=H, kappa=config.kappa
+        current,
+        perturbed,
+        config.evaluators,
+        horizon=H,
+        kappa=config.kappa,
+        normalize=config.normalize,
     )
     trimming = config
     if config.trim == "bound" and config.return_bound is None:
