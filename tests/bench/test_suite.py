@@ -171,3 +171,38 @@ def test_a_folder_named_like_a_built_in_suite_does_not_shadow_it(tmp_path, monke
     (tmp_path / "not-a-suite").mkdir()
     with pytest.raises(SuiteError, match="is a directory"):
         load_suite("not-a-suite")
+
+
+FOUR_MISTAKES = """
+name = "bad"
+iteration = 5
+[environment]
+name = "gridwrld"
+[preference]
+name = "bradley-terry"
+scale = "big"
+[[algorithm]]
+name = "zpg"
+mew = 2.0
+"""
+
+
+def test_validate_reports_every_independent_mistake_at_once(tmp_path, clean_plugin_env):
+    from click.testing import CliRunner
+
+    from zobench.cli import cli
+
+    suite = tmp_path / "bad.toml"
+    suite.write_text(FOUR_MISTAKES, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["validate", str(suite)])
+    assert result.exit_code == 2
+    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 4, result.output
+    for fragment in ("did you mean 'iterations'", "did you mean 'mu'", "'gridworld'", "scale"):
+        assert sum(fragment in e for e in errors) == 1, (fragment, errors)
+    assert "Traceback" not in result.output
+    run = CliRunner().invoke(cli, ["run", str(suite), "--out", str(tmp_path / "out")])
+    assert run.exit_code == 2
+    assert [line for line in run.output.splitlines() if line.startswith("Error: ")] == [
+        "Error: 4 mistakes: " + "; ".join(e.removeprefix("Error: ") for e in errors)
+    ]

@@ -31,10 +31,10 @@ import itertools
 import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from zobench.api import param
 from zobench.bench.spec import COMPONENT_KINDS, ComponentSpec, RunSpec
@@ -382,28 +382,63 @@ def parse_suite(text: str, *, source: str = "suite", host: PluginHost | None = N
     if deep is not None:
         raise SuiteError(f"{deep}: nested more than {MAX_DEPTH} levels deep")
     allowed = [f.name for f in SuiteSettings.__dataclass_fields__.values()] + list(COMPONENT_TABLES)
-    for key in data:
-        if key not in allowed:
-            raise SuiteError(f"{key}: unknown suite setting{did_you_mean(key, allowed)}")
+    mistakes = [
+        f"{key}: unknown suite setting{did_you_mean(key, allowed)}"
+        for key in data
+        if key not in allowed
+    ]
     seeds = data.get("seeds", 1)
     if not _is_int(seeds) and not (isinstance(seeds, list) and all(map(_is_int, seeds))):
-        raise SuiteError(
-            f"seeds: expected a number of seeds or a list of seeds, got {shown(seeds)}"
-        )
+        mistakes.append(f"seeds: expected a number of seeds or a list of seeds, got {shown(seeds)}")
+        raise SuiteMistakesError(mistakes)  # the expansion cannot be counted without seeds
     _refuse_huge_expansion(data)
-    try:
-        settings = validate(
-            SuiteSettings, {k: v for k, v in data.items() if k not in COMPONENT_TABLES}
-        )
-        entries = {
-            table: tuple(_entry(table, path, raw, host) for path, raw in _tables(data, table))
-            for table in COMPONENT_TABLES
-        }
-    except SuiteError:
-        raise
-    except ZobenchError as exc:  # ConfigError and friends: the same one line, made a SuiteError
-        raise SuiteError(str(exc)) from None
+    # Every independent mistake is collected (the settings, each component table), so a suite
+    # with four mistakes is fixed in one round, not four.
+    settings = _collect(
+        mistakes,
+        lambda: validate(
+            SuiteSettings,
+            {k: v for k, v in data.items() if k in allowed and k not in COMPONENT_TABLES},
+        ),
+    )
+    entries: dict[str, tuple[Entry, ...]] = {}
+    for table in COMPONENT_TABLES:
+        tables = _collect(mistakes, lambda table=table: _tables(data, table)) or []
+        found = [
+            _collect(mistakes, lambda p=path, r=raw, t=table: _entry(t, p, r, host))
+            for path, raw in tables
+        ]
+        entries[table] = tuple(e for e in found if e is not None)
+    if mistakes or settings is None:
+        raise SuiteMistakesError(mistakes)
     return Suite(settings, entries, source).checked()
+
+
+T = TypeVar("T")
+
+
+class SuiteMistakesError(SuiteError):
+    """Several independent mistakes in one suite, each one line with its TOML path.
+
+    ``str()`` joins them on one line (the CLI's one-line rule); ``messages`` holds each, for
+    ``zobench validate`` to print one per line.
+    """
+
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = [SuiteError(m).args[0] for m in messages]
+        count = f"{len(self.messages)} mistakes: " if len(self.messages) > 1 else ""
+        super().__init__(count + "; ".join(self.messages))
+
+
+def _collect(mistakes: list[str], attempt: Callable[[], T]) -> T | None:
+    """``attempt()``, or ``None`` with its one-line mistake appended to ``mistakes``."""
+    try:
+        return attempt()
+    except SuiteMistakesError as exc:
+        mistakes.extend(exc.messages)
+    except ZobenchError as exc:  # SuiteError, ConfigError and friends: one line each
+        mistakes.append(str(exc))
+    return None
 
 
 def load_suite(file_or_name: str | Path, *, host: PluginHost | None = None) -> Suite:

@@ -16,7 +16,7 @@ from zobench.bench import scheduler
 from zobench.bench.identity import identify
 from zobench.bench.records import RunRecord
 from zobench.bench.store import Scan, Store, load, swept_parameters
-from zobench.bench.suite import Suite, load_suite
+from zobench.bench.suite import Suite, SuiteMistakesError, load_suite
 from zobench.cli.display import add_prose_column, add_whole_column, fitted_table
 from zobench.errors import ZobenchError
 from zobench.plugins import get_host
@@ -189,13 +189,20 @@ def validate_command(suite: str) -> None:
       zobench validate quickstart
     """
     host = get_host()
-    parsed = load_suite(suite, host=host)
+    try:
+        parsed = load_suite(suite, host=host)
+    except SuiteMistakesError as exc:  # every mistake on its own line, then exit 2
+        for message in exc.messages:
+            click.echo(f"Error: {message}", err=True)
+        raise click.exceptions.Exit(2) from None
     runs = parsed.runs(host)
     planned = scheduler.plan(runs, host)
     seeds = len(parsed.seeds)
+    configurations = len(planned) // seeds
     click.echo(
-        f"suite '{parsed.name}' is valid: {len(planned)} runs "
-        f"({len(planned) // seeds} configurations × {seeds} seeds)"
+        f"suite '{parsed.name}' is valid: {len(planned)} runs ({configurations} "
+        f"configuration{'s' if configurations != 1 else ''} × {seeds} "
+        f"seed{'s' if seeds != 1 else ''})"
     )
 
 
