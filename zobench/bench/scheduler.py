@@ -290,7 +290,7 @@ class _Display:
 @contextlib.contextmanager
 def _display(console: Any, total: int, live: bool) -> Iterator[_Display | None]:
     global _progress_sink
-    if console is None:
+    if console is None or total == 0:  # nothing to compute: no empty 0/0 bar
         yield None
         return
     display = _Display(console, total)

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from zobench.bench import identity
+from zobench.cli.display import add_prose_column, add_whole_column, fitted_table
 from zobench.errors import ZobenchError
 from zobench.report import analysis, claims, leaderboard, publish
 from zobench.report.compare import compare
@@ -248,16 +249,18 @@ def claims_command(folder: Path) -> None:
     """
     path, results = claims.write(folder)
     console = Console()
-    table = Table(title=f"{escape(str(path))}", title_justify="left")
-    for column in ("claim", "verdict", "checks (holds / fails / unclear)"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for result in results:
         marks = [o.holds for o in result.outcomes]
-        table.add_row(
-            escape(result.claim.id),
-            result.verdict,
-            f"{marks.count(True)} / {marks.count(False)} / {marks.count(None)}",
-        )
+        counts = f"{marks.count(True)}/{marks.count(False)}/{marks.count(None)}"
+        rows.append((result.claim.id, result.verdict, counts, result.claim.claim))
+    table = fitted_table(str(path))
+    add_whole_column(table, "claim", [r[0] for r in rows])
+    add_whole_column(table, "verdict", [r[1] for r in rows])
+    add_whole_column(table, "holds/fails/unclear", [r[2] for r in rows], justify="center")
+    add_prose_column(table, "the paper says")
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
     console.print(table)
 
 
