@@ -176,7 +176,7 @@ def compare_command(out: Path, other: Path | None, baseline: str, last: int) -> 
 
     \b
     Examples:
-      zobench compare results/mine leaderboards/quickstart --baseline zpg
+      zobench compare results/mine leaderboards/zpg-gridworld --baseline zpg
       zobench compare results/quickstart --baseline uniform
     """
     named = [(str(out), _resolved(analysis.read_any(out)))]
