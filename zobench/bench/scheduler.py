@@ -344,9 +344,33 @@ def schedule(
     process outright (native code exiting or crashing), the store shows which run it was and a
     rerun recomputes it.
     """
+    host = host or get_host()
+    limit = suite.settings.timeout if timeout is None else timeout
+    return schedule_runs(
+        suite.runs(host),
+        out,
+        executor=executor,
+        fresh=fresh,
+        timeout=limit,
+        console=console,
+        host=host,
+    )
+
+
+def schedule_runs(
+    specs: list[RunSpec],
+    out: str | Path,
+    *,
+    executor: api.Executor,
+    fresh: bool = False,
+    timeout: float = 0.0,
+    console: Any = None,
+    host: PluginHost | None = None,
+) -> SuiteOutcome:
+    """:func:`schedule` for a list of run specs (``zobench tune``'s trials, for one)."""
     kernel.requested()  # a bad ZOBENCH_KERNEL: one clear error before any run starts
     host = host or get_host()
-    planned = plan(suite.runs(host), host)
+    planned = plan(specs, host)
     store = Store(out, create=True)
     outcome = SuiteOutcome(Path(out), planned)
     waiting = (lambda holder: console.print(_waiting_text(out, holder))) if console else None
@@ -354,8 +378,7 @@ def schedule(
         # Decided under the lock: a run another `zobench run` finished meanwhile is skipped.
         scan = store.scan(frames="read")
         pending = _pending(planned, scan, fresh, outcome)
-        limit = suite.settings.timeout if timeout is None else timeout
-        _compute(pending, store, scan, executor, console, outcome, limit)
+        _compute(pending, store, scan, executor, console, outcome, timeout)
     return outcome
 
 

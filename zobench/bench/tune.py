@@ -43,7 +43,7 @@ from zobench.bench import scheduler
 from zobench.bench.identity import resolve
 from zobench.bench.spec import ComponentSpec, RunSpec
 from zobench.bench.store import load
-from zobench.bench.suite import Suite, SuiteSettings
+from zobench.bench.suite import Suite
 from zobench.config import as_dict, validate
 from zobench.errors import ZobenchError
 from zobench.plugins import PluginHost, get_host
@@ -128,6 +128,14 @@ class Trial:
     values: list[float] = field(default_factory=list)
     """The objective on each tuning seed (empty when a run failed)."""
 
+    def specs(self, seeds: Sequence[int]) -> list[RunSpec]:
+        """The trial's runs: the study's template with the trial's settings, once per seed."""
+        template = self.study.template
+        algorithm = ComponentSpec(
+            template.algorithm.name, {**template.algorithm.params, **self.params}
+        )
+        return [replace(template, algorithm=algorithm, seed=s) for s in seeds]
+
     @property
     def value(self) -> float | None:
         """The objective: the mean over the tuning seeds (``None`` when a run failed)."""
@@ -178,8 +186,9 @@ class TuneOutcome:
         setting as resolved (defaults included), so it applies to that instance only.
         """
         found = []
+        winners = self.winners()
         for study in self.studies:
-            winner = self.winners().get(study.key)
+            winner = winners.get(study.key)
             if winner is None:
                 continue
             spec = study.template
@@ -267,19 +276,6 @@ def objective_value(curve: pl.DataFrame, axis: str, objective: Objective) -> flo
     return float(np.sum(widths * score) / (budget[-1] - budget[0]))
 
 
-class _Runs:
-    """The duck-typed suite the scheduler runs: a fixed list of run specs, with the settings
-    (the per-run time limit) of the suite being tuned."""
-
-    def __init__(self, name: str, specs: list[RunSpec], settings: SuiteSettings) -> None:
-        self.name = name
-        self.specs = specs
-        self.settings = settings
-
-    def runs(self, host: PluginHost | None = None) -> list[RunSpec]:
-        return self.specs
-
-
 def _key(spec: RunSpec) -> str:
     return json.dumps(spec.canonical(), sort_keys=True)
 
@@ -334,6 +330,7 @@ def tune(
     }
     outcome = TuneOutcome(Path(out), protocol, found, [])
     rounds = math.ceil(protocol.trials / protocol.batch)
+    asked_so_far = dict.fromkeys(samplers, 0)  # trial numbers, per study
     for round_index in range(rounds):
         size = min(protocol.batch, protocol.trials - round_index * protocol.batch)
         asked: list[tuple[Any, Trial]] = []
@@ -341,23 +338,16 @@ def tune(
             distributions = {n: to_optuna(n, s) for n, s in study.space.items()}
             for _ in range(size):
                 handle = samplers[study.key].ask(distributions)
-                number = len([t for t in outcome.trials if t.study.key == study.key]) + len(
-                    [a for a in asked if a[1].study.key == study.key]
-                )
+                number = asked_so_far[study.key]
+                asked_so_far[study.key] += 1
                 asked.append((handle, Trial(study, number, _completed(study, handle.params))))
-        specs: list[RunSpec] = []
-        for _, trial in asked:
-            template = trial.study.template
-            algorithm = ComponentSpec(
-                template.algorithm.name, {**template.algorithm.params, **trial.params}
-            )
-            specs.extend(replace(template, algorithm=algorithm, seed=s) for s in protocol.seeds)
-        result = scheduler.schedule(
-            _Runs(f"{suite.name}-tune", specs, suite.settings),  # type: ignore[arg-type]
+        result = scheduler.schedule_runs(
+            [spec for _, trial in asked for spec in trial.specs(protocol.seeds)],
             out,
             executor=executor,
-            host=host,
+            timeout=suite.settings.timeout,
             console=console,
+            host=host,
         )
         outcome.failed_runs += len(result.failed)
         planned = {_key(p.spec): p.run_id for p in result.planned}
@@ -368,21 +358,13 @@ def tune(
             else {}
         )
         for handle, trial in asked:
-            template = trial.study.template
-            algorithm = ComponentSpec(
-                template.algorithm.name, {**template.algorithm.params, **trial.params}
-            )
-            ids = [
-                planned[_key(replace(template, algorithm=algorithm, seed=s))]
-                for s in protocol.seeds
-            ]
-            trial.run_ids = ids
-            if all(i in curves for i in ids):
+            trial.run_ids = [planned[_key(spec)] for spec in trial.specs(protocol.seeds)]
+            if all(i in curves for i in trial.run_ids):
                 trial.values = [
                     objective_value(
                         curves[i].sort("iteration"), trial.study.budget_axis, protocol.objective
                     )
-                    for i in ids
+                    for i in trial.run_ids
                 ]
                 samplers[trial.study.key].tell(handle, trial.value)
             else:
