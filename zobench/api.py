@@ -15,7 +15,7 @@ import dataclasses
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
 
@@ -75,7 +75,7 @@ class EmptyConfig:
 ConfigT = TypeVar("ConfigT")
 
 
-class Component:
+class Component(Generic[ConfigT]):
     """Base of every registered component class.
 
     Subclasses set ``name`` (the registry key, lower-case with dashes), ``summary`` (one line),
@@ -88,9 +88,9 @@ class Component:
     source: ClassVar[str] = ""
     Config: ClassVar[type] = EmptyConfig
 
-    config: Any
+    config: ConfigT
 
-    def __init__(self, config: Any = None) -> None:
+    def __init__(self, config: ConfigT | None = None) -> None:
         self.config = self.Config() if config is None else config
 
     def __repr__(self) -> str:
@@ -132,7 +132,7 @@ class Component:
 # ---------------------------------------------------------------------------------------------
 
 
-class Environment(Component):
+class Environment(Component[ConfigT]):
     """A finite, vectorized, possibly multi-agent MDP with a fixed episode length.
 
     Every agent has ``n_states`` local states and ``n_actions`` local actions. Episodes last
@@ -251,7 +251,7 @@ class PreferenceConfig:
             raise ValueError(f"equal must be >= 0, got {self.equal}")
 
 
-class PreferenceModel(Component):
+class PreferenceModel(Component[ConfigT]):
     """A link function σ with its inverse: ``P(τ1 ≻ τ0) = σ((R(τ1) − R(τ0)) / scale)``.
 
     Subclasses implement the unit-scale :meth:`sigma` and :meth:`sigma_inverse`; the scaled
@@ -285,7 +285,7 @@ class PreferenceModel(Component):
 # ---------------------------------------------------------------------------------------------
 
 
-class Topology(Component):
+class Topology(Component[ConfigT]):
     """Builds the agents' communication network."""
 
     kind = "topology"
@@ -300,7 +300,7 @@ class Topology(Component):
 # ---------------------------------------------------------------------------------------------
 
 
-class Algorithm(Component):
+class Algorithm(Component[ConfigT]):
     """Learns tabular softmax parameters θ, shaped ``(n_agents, n_states, n_actions)``.
 
     The runner constructs it with its config and the :class:`~zobench.sim.problem.Problem`, then
@@ -338,7 +338,7 @@ class Algorithm(Component):
             cls.consumes = frozenset(base | ({Channel.REWARDS} if own["uses_rewards"] else set()))
         cls.uses_rewards = Channel.REWARDS in cls.consumes
 
-    def __init__(self, config: Any, problem: Problem) -> None:
+    def __init__(self, config: ConfigT, problem: Problem) -> None:
         super().__init__(config)
         self.problem = problem
         self.theta = problem.initial_theta()
@@ -371,7 +371,7 @@ class TaskLost:
     """Wall-clock seconds from handing the task to a worker until it was given up."""
 
 
-class Executor(Component):
+class Executor(Component[ConfigT]):
     """Runs independent tasks, possibly in parallel, and yields results as they finish.
 
     ``fn`` and the tasks must be picklable (module-level functions, plain data). Results must not

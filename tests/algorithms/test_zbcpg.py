@@ -24,7 +24,7 @@ def test_block_estimates_track_exact_gradient(make_problem, theta_and_gradient, 
     """
     problem = make_problem("bradley-terry", scale=5.0)
     theta, grad = theta_and_gradient(problem)
-    config = zbcpg.Config(**ESTIMATE)
+    config = zbcpg.ZBCPGConfig(**ESTIMATE)
     n, S, A = theta.shape
     rows = np.arange(n * S)[:, None] * A + np.arange(A)[None, :]
     directions = basis(theta.shape, np.random.default_rng(1), blocks=rows)
@@ -86,7 +86,7 @@ def test_block_scaling_is_isotropic():
 
 def test_parallel_blocks_update_disjoint_rows_with_their_own_pairs(make_problem):
     problem = make_problem()
-    config = zbcpg.Config(parallel_blocks=3, pairs=5, evaluators=2)
+    config = zbcpg.ZBCPGConfig(parallel_blocks=3, pairs=5, evaluators=2)
     algorithm = zbcpg.ZBCPG(config, problem)
     algorithm.step()
     moved_rows = np.flatnonzero(np.abs(algorithm.theta).sum(axis=-1).ravel())
@@ -97,7 +97,7 @@ def test_parallel_blocks_update_disjoint_rows_with_their_own_pairs(make_problem)
 
 
 def test_step_updates_only_the_drawn_block(make_problem):
-    algorithm = zbcpg.ZBCPG(zbcpg.Config(), make_problem(seed=3))
+    algorithm = zbcpg.ZBCPG(zbcpg.ZBCPGConfig(), make_problem(seed=3))
     for _ in range(5):
         before = algorithm.theta.copy()
         algorithm.step()
@@ -107,7 +107,7 @@ def test_step_updates_only_the_drawn_block(make_problem):
 
 def test_too_many_parallel_blocks_are_refused(make_problem):
     problem = make_problem()  # 9 states
-    algorithm = zbcpg.ZBCPG(zbcpg.Config(parallel_blocks=10), problem)
+    algorithm = zbcpg.ZBCPG(zbcpg.ZBCPGConfig(parallel_blocks=10), problem)
     with pytest.raises(ValueError, match="exceed"):
         algorithm.step()
 
@@ -118,4 +118,4 @@ def test_too_many_parallel_blocks_are_refused(make_problem):
 )
 def test_bad_settings_are_refused(params, field):
     with pytest.raises(ConfigError, match=field):
-        validate(zbcpg.Config, params, path="algorithm")
+        validate(zbcpg.ZBCPGConfig, params, path="algorithm")

@@ -33,7 +33,7 @@ def test_estimate_tracks_exact_gradient(preference, make_problem, theta_and_grad
     """
     problem = make_problem(preference, scale=SCALE)
     theta, grad = theta_and_gradient(problem)
-    config = zpg.Config(**ESTIMATE)
+    config = zpg.ZPGConfig(**ESTIMATE)
     directions = basis(theta.shape, np.random.default_rng(1))
     env = zobench.make("environment", "gridworld", **SMALL_GRID)
     tables = env.tables()
@@ -58,7 +58,7 @@ def test_estimate_tracks_exact_gradient(preference, make_problem, theta_and_grad
 
 def test_step_ascends_along_the_estimate(make_problem):
     """step() is θ ← θ + α ĝ with ĝ from estimate_gradient (same seed, same draws)."""
-    config = zpg.Config()
+    config = zpg.ZPGConfig()
     algorithm = zpg.ZPG(config, make_problem(seed=4))
     twin = make_problem(seed=4)
     grad, expected = zpg.estimate_gradient(twin, twin.initial_theta(), config)
@@ -70,7 +70,7 @@ def test_step_ascends_along_the_estimate(make_problem):
 
 def test_one_step_charges_pairs_and_votes_never_rewards(make_problem):
     problem = make_problem()
-    config = zpg.Config(pairs=7, evaluators=3)
+    config = zpg.ZPGConfig(pairs=7, evaluators=3)
     zpg.ZPG(config, problem).step()
     ledger = problem.ledger
     assert (ledger.episodes, ledger.queries, ledger.reward_obs) == (14, 21, 0)
@@ -89,16 +89,16 @@ def test_bound_trimming_maps_unanimous_votes_to_plus_minus_b(preference, make_pr
     problem = make_problem(preference)
     B = zpg.return_bound(problem)
     p_hat = np.array([0.0, 1.0, float(problem.preference.link(0.5))])
-    deltas = zpg.inverse_link(problem, p_hat, zpg.Config())
+    deltas = zpg.inverse_link(problem, p_hat, zpg.ZPGConfig())
     np.testing.assert_allclose(deltas, [-B, B, 0.5], atol=1e-9)
-    custom = zpg.inverse_link(problem, p_hat[:2], zpg.Config(return_bound=2.0))
+    custom = zpg.inverse_link(problem, p_hat[:2], zpg.ZPGConfig(return_bound=2.0))
     np.testing.assert_allclose(custom, [-2.0, 2.0])
 
 
 def test_constant_trimming_clips_to_the_margin(make_problem):
     problem = make_problem()
     deltas = zpg.inverse_link(
-        problem, np.array([0.0, 1.0]), zpg.Config(trim="constant", trim_margin=0.1)
+        problem, np.array([0.0, 1.0]), zpg.ZPGConfig(trim="constant", trim_margin=0.1)
     )
     np.testing.assert_allclose(deltas, [np.log(0.1 / 0.9), np.log(0.9 / 0.1)])
 
@@ -108,13 +108,13 @@ def test_constant_trimming_clips_to_the_margin(make_problem):
 )
 def test_bad_settings_are_refused(params, field):
     with pytest.raises(ConfigError, match=field):
-        validate(zpg.Config, params, path="algorithm")
+        validate(zpg.ZPGConfig, params, path="algorithm")
 
 
 def test_every_setting_is_documented():
     import dataclasses
 
-    for f in dataclasses.fields(zpg.Config):
+    for f in dataclasses.fields(zpg.ZPGConfig):
         assert f.metadata["doc"], f.name
         assert f.metadata["source"] in ("paper", "author-code", "ours")
 

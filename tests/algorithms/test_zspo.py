@@ -27,7 +27,7 @@ def test_expected_step_has_positive_inner_product_with_gradient(
     """
     problem = make_problem("bradley-terry")
     theta, grad = theta_and_gradient(problem)
-    config = zspo.Config(mu=1.0, comparisons=2000 // batch, batch=batch)
+    config = zspo.ZSPOConfig(mu=1.0, comparisons=2000 // batch, batch=batch)
     steps = [
         zspo.estimate_step(problem, theta, config, direction=v)[0]
         for v in basis(theta.shape, np.random.default_rng(1))
@@ -38,7 +38,7 @@ def test_expected_step_has_positive_inner_product_with_gradient(
 
 
 def test_step_is_a_fixed_length_sign_step(make_problem):
-    config = zspo.Config(comparisons=11)
+    config = zspo.ZSPOConfig(comparisons=11)
     problem = make_problem(seed=2)
     algorithm = zspo.ZSPO(config, problem)
     diagnostics = algorithm.step()
@@ -50,7 +50,7 @@ def test_step_is_a_fixed_length_sign_step(make_problem):
 
 def test_batches_are_charged_and_compared_by_their_mean(make_problem):
     problem = make_problem()
-    config = zspo.Config(comparisons=5, batch=3)
+    config = zspo.ZSPOConfig(comparisons=5, batch=3)
     zspo.ZSPO(config, problem).step()
     assert problem.ledger.episodes == 2 * 5 * 3
     assert problem.ledger.queries == 5
@@ -71,7 +71,7 @@ def test_batches_are_charged_and_compared_by_their_mean(make_problem):
 def test_ties_are_broken_by_a_coin(make_problem, monkeypatch):
     problem = make_problem()
     monkeypatch.setattr(problem.panel, "compare", lambda a, b, m: np.array([0.0, 1.0]))
-    config = zspo.Config(comparisons=2)
+    config = zspo.ZSPOConfig(comparisons=2)
     signs = {
         zspo.vote_sign(problem, problem.initial_theta(), np.ones((1, 9, 4)) / 6, config)
         for _ in range(40)
@@ -82,4 +82,4 @@ def test_ties_are_broken_by_a_coin(make_problem, monkeypatch):
 @pytest.mark.parametrize(("params", "field"), [({"mu": -1.0}, "mu"), ({"batch": 0}, "batch")])
 def test_bad_settings_are_refused(params, field):
     with pytest.raises(ConfigError, match=field):
-        validate(zspo.Config, params, path="algorithm")
+        validate(zspo.ZSPOConfig, params, path="algorithm")

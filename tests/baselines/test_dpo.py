@@ -91,7 +91,7 @@ def test_offline_dpo_converges_to_the_preferred_actions(label, bradley_terry):
     """Deterministic bandit, 3 contexts × 3 actions, H = 2: after 150 iterations on 2,000 pairs
     every context's preferred action has probability > 0.9 (measured > 0.999 for seed 0)."""
     problem = bandit_problem(0, bradley_terry)
-    algorithm = dpo.DPO(dpo.Config(pairs=2000, label=label), problem)
+    algorithm = dpo.DPO(dpo.DPOConfig(pairs=2000, label=label), problem)
     for _ in range(150):
         algorithm.step()
     assert _preferred_probability(algorithm.theta, problem._simulation.env).min() > 0.9
@@ -110,7 +110,7 @@ def test_online_dpo_converges_to_the_preferred_actions(params, bradley_terry):
     """Same bandit, 50 fresh pairs per iteration for 150 iterations: every preferred action has
     probability > 0.9 (measured ≥ 0.995 for seed 0 in every variant)."""
     problem = bandit_problem(0, bradley_terry)
-    algorithm = online_dpo.OnlineDPO(online_dpo.Config(pairs=50, **params), problem)
+    algorithm = online_dpo.OnlineDPO(online_dpo.OnlineDPOConfig(pairs=50, **params), problem)
     for _ in range(150):
         algorithm.step()
     assert _preferred_probability(algorithm.theta, problem._simulation.env).min() > 0.9
@@ -119,7 +119,7 @@ def test_online_dpo_converges_to_the_preferred_actions(params, bradley_terry):
 def test_offline_dpo_asks_once_and_never_reads_rewards(bradley_terry):
     """K pairs × M votes at the first iteration, 2K episodes, and nothing afterwards."""
     problem = bandit_problem(0, bradley_terry)
-    algorithm = dpo.DPO(dpo.Config(pairs=30, evaluators=7), problem)
+    algorithm = dpo.DPO(dpo.DPOConfig(pairs=30, evaluators=7), problem)
     assert problem.ledger.queries == 0  # nothing is spent before the first iteration
     for _ in range(3):
         algorithm.step()
@@ -130,7 +130,7 @@ def test_offline_dpo_asks_once_and_never_reads_rewards(bradley_terry):
 
 def test_online_dpo_asks_n_times_m_per_iteration(bradley_terry):
     problem = line_problem(0, bradley_terry, n_agents=3)  # centralized: global votes, one per pair
-    algorithm = online_dpo.OnlineDPO(online_dpo.Config(pairs=11, evaluators=3), problem)
+    algorithm = online_dpo.OnlineDPO(online_dpo.OnlineDPOConfig(pairs=11, evaluators=3), problem)
     for _ in range(4):
         algorithm.step()
     assert (problem.ledger.queries, problem.ledger.episodes) == (4 * 11 * 3, 4 * 22)
@@ -142,7 +142,7 @@ def test_previous_reference_starts_every_iteration_at_zero_margin(bradley_terry)
     log 2 whatever the labels."""
     problem = bandit_problem(0, bradley_terry)
     algorithm = online_dpo.OnlineDPO(
-        online_dpo.Config(reference="previous", minibatches=1), problem
+        online_dpo.OnlineDPOConfig(reference="previous", minibatches=1), problem
     )
     algorithm.theta = np.random.default_rng(1).normal(size=problem.theta_shape)
     diagnostics = algorithm.step()
@@ -155,7 +155,7 @@ def test_default_budgets_match_zpg():
     from zobench.bench.suite import SuiteSettings
     from zobench_plugins.algorithms import zpg
 
-    per_iteration = zpg.Config().pairs * zpg.Config().evaluators
-    offline, online = dpo.Config(), online_dpo.Config()
+    per_iteration = zpg.ZPGConfig().pairs * zpg.ZPGConfig().evaluators
+    offline, online = dpo.DPOConfig(), online_dpo.OnlineDPOConfig()
     assert offline.pairs * offline.evaluators == SuiteSettings().iterations * per_iteration
     assert online.pairs * online.evaluators == per_iteration

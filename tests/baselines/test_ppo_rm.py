@@ -46,7 +46,7 @@ def test_learned_reward_orders_held_out_trajectories_like_the_true_reward():
     uniform policy and of a policy drifting down-right (so that returns vary): Kendall τ over
     the truly ordered pairs > 0.8 (measured 0.999 for seeds 0–2)."""
     problem = _gridworld_problem(0)
-    algorithm = ppo_rm.PPORM(ppo_rm.Config(pairs=5000), problem)
+    algorithm = ppo_rm.PPORM(ppo_rm.PPORMConfig(pairs=5000), problem)
     algorithm.refit(algorithm.config.pairs)
     rng = np.random.default_rng(99)
     drifting = np.zeros(problem.theta_shape)
@@ -84,7 +84,7 @@ def test_ppo_on_the_true_reward_solves_the_gridworld():
     for seed in (0, 1):
         problem = _gridworld_problem(seed, uses_rewards=True)
         env = problem._simulation.env  # the core behind the facade, for the tables
-        ppo = ppo_rm.PPO(problem.initial_theta(), env.horizon, ppo_rm.Config())
+        ppo = ppo_rm.PPO(problem.initial_theta(), env.horizon, ppo_rm.PPORMConfig())
         for _ in range(60):
             ppo_rm.ppo_iteration(problem, ppo, problem.rewards)
         refs = evaluate.references(env, episodes=10, seed=0)
@@ -97,7 +97,7 @@ def test_ppo_on_the_true_reward_solves_the_gridworld():
 def test_a_preference_only_pipeline_is_refused_true_rewards():
     """PPO-RM's problem is preference-only: feeding PPO the true rewards raises."""
     problem = _gridworld_problem(0, size=3, goal=(2, 2), horizon=6)
-    algorithm = ppo_rm.PPORM(ppo_rm.Config(pairs=20), problem)
+    algorithm = ppo_rm.PPORM(ppo_rm.PPORMConfig(pairs=20), problem)
     with pytest.raises(RewardAccessError):
         ppo_rm.ppo_iteration(problem, algorithm.ppo, problem.rewards)
 
@@ -105,7 +105,9 @@ def test_a_preference_only_pipeline_is_refused_true_rewards():
 def test_ledger_counts_the_reward_model_votes_and_refreshes():
     """K·M votes at the first iteration, refresh_pairs·M at each refresh; no reward reads."""
     problem = _gridworld_problem(0, size=3, goal=(2, 2), horizon=6)
-    config = ppo_rm.Config(pairs=50, evaluators=3, episodes=10, refresh_every=2, refresh_pairs=5)
+    config = ppo_rm.PPORMConfig(
+        pairs=50, evaluators=3, episodes=10, refresh_every=2, refresh_pairs=5
+    )
     algorithm = ppo_rm.PPORM(config, problem)
     for _ in range(5):  # fit at the first iteration, refreshes before iterations 3 and 5
         algorithm.step()
@@ -125,7 +127,7 @@ def test_per_agent_reward_model_has_one_table_per_agent():
         n_agents=3,
         consumes=ppo_rm.PPORM.consumes,
     )
-    algorithm = ppo_rm.PPORM(ppo_rm.Config(pairs=200, reward_model="per-agent"), problem)
+    algorithm = ppo_rm.PPORM(ppo_rm.PPORMConfig(pairs=200, reward_model="per-agent"), problem)
     algorithm.step()
     assert algorithm.phi.shape == (3 * problem.env.n_states * problem.env.n_actions,)
     assert problem.ledger.reward_obs == 0
@@ -135,5 +137,5 @@ def test_default_budget_matches_zpg_over_the_default_suite_length():
     from zobench.bench.suite import SuiteSettings
     from zobench_plugins.algorithms import zpg
 
-    c, z = ppo_rm.Config(), zpg.Config()
+    c, z = ppo_rm.PPORMConfig(), zpg.ZPGConfig()
     assert c.pairs * c.evaluators == SuiteSettings().iterations * z.pairs * z.evaluators

@@ -56,9 +56,9 @@ def test_oversized_critics_are_refused(bradley_terry):
     iteration that would exceed it (a kept critic grows)."""
     long_line = line_problem(0, bradley_terry, n_agents=8, length=2000)  # S·A = 6000
     with pytest.raises(ValueError, match="too many to index in int64"):
-        sac.SAC(sac.Config(kappa=3), long_line)  # 6000^7 per agent
+        sac.SAC(sac.SACConfig(kappa=3), long_line)  # 6000^7 per agent
     problem = line_problem(0, bradley_terry)
-    algorithm = sac.SAC(sac.Config(reset_critic=False, max_table_entries=400), problem)
+    algorithm = sac.SAC(sac.SACConfig(reset_critic=False, max_table_entries=400), problem)
     algorithm.step()
     stored = sum(len(group.keys) for group in algorithm.critics)
     assert 0 < stored <= 400  # the first iteration fits
@@ -99,7 +99,7 @@ def test_one_iteration_matches_a_brute_force_loop(kappa, bradley_terry):
     problem = line_problem(3, bradley_terry)
     twin = line_problem(3, bradley_terry)
     # the loop below is one sweep of a fresh critic (the paper's SAC)
-    config = sac.Config(kappa=kappa, episodes=1, eta=0.5, critic_sweeps=1, reset_critic=True)
+    config = sac.SACConfig(kappa=kappa, episodes=1, eta=0.5, critic_sweeps=1, reset_critic=True)
     algorithm = sac.SAC(config, problem)
     algorithm.theta = np.random.default_rng(1).normal(size=problem.theta_shape)
     theta = algorithm.theta.copy()
@@ -114,7 +114,7 @@ def test_ledger_counts_rewards_and_messages(bradley_terry):
     """B·H·n reward observations and, on a 4-chain with κ = 1 (6 neighbour links), 2 messages
     of 2H + H numbers per link and episode; no preference queries."""
     problem = line_problem(0, bradley_terry)
-    algorithm = sac.SAC(sac.Config(episodes=5), problem)
+    algorithm = sac.SAC(sac.SACConfig(episodes=5), problem)
     for _ in range(3):
         algorithm.step()
     ledger, H = problem.ledger, problem.env.horizon

@@ -18,7 +18,7 @@ from zobench.bench.spec import RunSpec
 from zobench.bench.store import Store
 from zobench.bench.suite import parse_suite
 from zobench.testing import make_distribution
-from zobench_plugins.algorithms.zpg import Config as ZPGConfig
+from zobench_plugins.algorithms.zpg import ZPGConfig
 
 TINY = {
     "seeds": 2,

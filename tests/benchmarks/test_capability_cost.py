@@ -21,7 +21,7 @@ from zobench_plugins.algorithms import zpg
 ROUNDS = 40
 
 
-def _direct_step(simulation, theta: np.ndarray, config: zpg.Config) -> np.ndarray:
+def _direct_step(simulation, theta: np.ndarray, config: zpg.ZPGConfig) -> np.ndarray:
     """One ZPG iteration on the kernel alone: no facade, no reward table, no channel checks."""
     direction = zpg.sphere_direction(simulation.rng, theta.shape)
     first, second = paired_rollout(
@@ -47,7 +47,7 @@ def _simulation():
 
 
 def test_capability_layer_cost_on_a_zpg_iteration(benchmark):
-    config = zpg.Config()
+    config = zpg.ZPGConfig()
     facade, direct = _simulation(), _simulation()
     algorithm = zpg.ZPG(config, facade.problem)
     state = {"theta": direct.problem.initial_theta()}

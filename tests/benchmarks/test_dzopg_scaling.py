@@ -30,7 +30,7 @@ import pytest
 
 import zobench
 from zobench.sim.problem import build_problem
-from zobench_plugins.algorithms.dzopg import DZOPG, Config
+from zobench_plugins.algorithms.dzopg import DZOPG, DZOPGConfig
 
 SIZES = (16, 256, 4096)
 PAIRS = 256
@@ -43,7 +43,7 @@ def make_algorithm(n_agents: int, kappa: int, pairs: int = PAIRS) -> DZOPG:
     network = zobench.make("topology", "ring").build(n_agents, np.random.default_rng(0))
     preference = zobench.make("preference-model", "bradley-terry")
     problem = build_problem(env, preference, network=network, seed=0)
-    return DZOPG(Config(kappa=kappa, pairs=pairs), problem)
+    return DZOPG(DZOPGConfig(kappa=kappa, pairs=pairs), problem)
 
 
 def best_times(algorithms: dict[int, DZOPG], rounds: int) -> dict[int, float]:
@@ -101,7 +101,7 @@ def test_one_iteration_at_100k_agents(benchmark):
     """
     n = 100_000
     start = time.perf_counter()
-    algorithm = make_algorithm(n, kappa=1, pairs=Config().pairs)
+    algorithm = make_algorithm(n, kappa=1, pairs=DZOPGConfig().pairs)
     build_seconds = time.perf_counter() - start
     tracemalloc.start()
     diagnostics = algorithm.step()
@@ -109,7 +109,7 @@ def test_one_iteration_at_100k_agents(benchmark):
     tracemalloc.stop()
     ledger = algorithm.problem.ledger.snapshot()
     assert np.isfinite(diagnostics["grad_norm"])
-    assert ledger["queries"] == Config().pairs * Config().evaluators * n
+    assert ledger["queries"] == DZOPGConfig().pairs * DZOPGConfig().evaluators * n
     start = time.perf_counter()
     benchmark.pedantic(algorithm.step, rounds=1, iterations=1)
     seconds = time.perf_counter() - start

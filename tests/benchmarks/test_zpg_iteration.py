@@ -18,7 +18,7 @@ from typing import Any
 import zobench
 from zobench.sim import problem as problem_module
 from zobench.sim.problem import build_simulation
-from zobench_plugins.algorithms.zpg import ZPG, Config
+from zobench_plugins.algorithms.zpg import ZPG, ZPGConfig
 
 PROFILED_STEPS = 50
 
@@ -38,7 +38,7 @@ def test_zpg_iteration(benchmark, monkeypatch):
     env = zobench.make("environment", "gridworld")
     simulation = build_simulation(env, zobench.make("preference-model", "bradley-terry"), seed=0)
     problem = simulation.problem
-    algorithm = ZPG(Config(), problem)
+    algorithm = ZPG(ZPGConfig(), problem)
     benchmark(algorithm.step)
 
     timers: dict[str, float] = defaultdict(float)

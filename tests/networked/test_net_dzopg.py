@@ -83,7 +83,7 @@ def test_each_agent_estimate_aligns_with_its_truncated_gradient(connected_env, k
     problem = make_problem(env)
     tables, agent_rewards = env.tables(), env.agent_reward_tables()
     theta = np.random.default_rng(1).normal(scale=0.5, size=problem.theta_shape)
-    config = dzopg.Config(kappa=kappa, horizon=env.horizon)
+    config = dzopg.DZOPGConfig(kappa=kappa, horizon=env.horizon)
     mean = np.mean([dzopg.estimate_gradient(problem, theta, config)[0] for _ in range(1500)], 0)
     indptr, indices = env.network.neighbourhood(kappa)
     for i in range(env.n_agents):
@@ -99,7 +99,9 @@ def test_an_agent_moves_only_along_its_own_perturbation(connected_env):
     env = connected_env("net-gridworld")
     problem = make_problem(env)
     u = np.random.default_rng(0).standard_normal(problem.theta_shape)
-    grad, _ = dzopg.estimate_gradient(problem, np.zeros(u.shape), dzopg.Config(), perturbation=u)
+    grad, _ = dzopg.estimate_gradient(
+        problem, np.zeros(u.shape), dzopg.DZOPGConfig(), perturbation=u
+    )
     for i in range(env.n_agents):  # ĝ_i = c_i u_i (eq. 11): no other agent's u enters
         c = (grad[i] * u[i]).sum() / (u[i] ** 2).sum()
         np.testing.assert_allclose(grad[i], c * u[i], atol=1e-12)
@@ -114,7 +116,7 @@ def test_an_agent_moves_only_along_its_own_perturbation(connected_env):
 def test_ledger_counts_rollouts_votes_and_messages(connected_env, kappa, horizon, rolled):
     env = connected_env("net-gridworld", n_agents=6, topology="ring")
     problem = make_problem(env)
-    config = dzopg.Config(kappa=kappa, horizon=horizon, pairs=7, evaluators=3)
+    config = dzopg.DZOPGConfig(kappa=kappa, horizon=horizon, pairs=7, evaluators=3)
     algorithm = zobench.make(
         "algorithm", "dzopg", problem=problem, kappa=kappa, horizon=horizon, pairs=7, evaluators=3
     )
@@ -132,7 +134,7 @@ def test_ledger_counts_rollouts_votes_and_messages(connected_env, kappa, horizon
 
 def test_step_ascends_along_the_estimate(connected_env):
     """step() is θ ← θ + α ĝ with ĝ from estimate_gradient (same seed, same draws)."""
-    config = dzopg.Config(step_size=0.3)
+    config = dzopg.DZOPGConfig(step_size=0.3)
     problems = [make_problem(connected_env("net-gridworld"), seed=5) for _ in range(2)]
     algorithm = dzopg.DZOPG(config, problems[0])
     algorithm.step()
@@ -143,7 +145,7 @@ def test_step_ascends_along_the_estimate(connected_env):
 def test_bound_trimming_uses_the_truncated_bound(connected_env):
     env = connected_env("net-gridworld", topology="ring")
     problem = make_problem(env)
-    config = dzopg.Config(kappa=1, trim="bound")
+    config = dzopg.DZOPGConfig(kappa=1, trim="bound")
     weights = env.gamma ** np.arange(20)
     expected = env.reward_span * 3 / 4 * weights.sum()  # |N_i^1| = 3 on a 4-ring
     assert dzopg.truncated_return_bound(problem, config) == pytest.approx(expected)

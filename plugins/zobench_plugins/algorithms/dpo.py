@@ -51,7 +51,7 @@ TUNED = (
 
 
 @dataclass(frozen=True)
-class Config(DPOSettings):
+class DPOConfig(DPOSettings):
     """Offline DPO (spec §4, §9): the optimizer comes from :class:`DPOSettings`; β, M and the
     learning rate are offline DPO's own, tuned like every algorithm's (docs/tuning.md).
 
@@ -90,7 +90,7 @@ class Config(DPOSettings):
             raise ValueError(f"pairs must be at least 1, got {self.pairs}")
 
 
-class DPO(api.Algorithm):
+class DPO(api.Algorithm[DPOConfig]):
     """Offline DPO on a fixed dataset of labelled trajectory pairs from the initial policy."""
 
     name = "dpo"
@@ -99,10 +99,10 @@ class DPO(api.Algorithm):
         "200 iterations), then Adam steps on −log σ(βΔ)."
     )
     source = "Rafailov et al. 2023 (DPO), trajectory-level as in arXiv 2409.17401 / 2605.15697"
-    Config = Config
+    Config = DPOConfig
     consumes = frozenset({Channel.PREFERENCES})
 
-    def __init__(self, config: Config, problem: Problem) -> None:
+    def __init__(self, config: DPOConfig, problem: Problem) -> None:
         super().__init__(config, problem)
         self.reference = self.theta.copy()  # π_ref = π_θ0
         self.optimizer = make_optimizer(config.optimizer, config.learning_rate)

@@ -45,7 +45,7 @@ from zobench_plugins.algorithms.zpg import inverse_link
 
 
 @dataclass(frozen=True)
-class Config:
+class DZOPGConfig:
     """Settings of DZOPG (Algorithm 1, spec §5.3; defaults spec §9, none of them the paper's)."""
 
     kappa: int = param(
@@ -121,12 +121,12 @@ class Config:
             raise ValueError(f"return_bound must be positive, got {self.return_bound}")
 
 
-def truncation_horizon(problem: Problem, config: Config) -> int:
+def truncation_horizon(problem: Problem, config: DZOPGConfig) -> int:
     """H, capped at the environment's episode length (the objective looks no further)."""
     return min(config.horizon, problem.env.horizon)
 
 
-def truncated_return_bound(problem: Problem, config: Config) -> float:
+def truncated_return_bound(problem: Problem, config: DZOPGConfig) -> float:
     """B ≥ |R_i(τ') − R_i(τ)| for every agent: span · max_i |N_i^κ| / n · Σ_{t<H} w_t, or
     span · Σ_{t<H} w_t with the neighbourhood normalization (a mean over the neighbourhood).
 
@@ -141,7 +141,7 @@ def truncated_return_bound(problem: Problem, config: Config) -> float:
 
 
 def joint_rollout_pairs(
-    problem: Problem, theta: np.ndarray, perturbed: np.ndarray, config: Config
+    problem: Problem, theta: np.ndarray, perturbed: np.ndarray, config: DZOPGConfig
 ) -> tuple[Trajectories, Trajectories]:
     """Lines 3–4: N joint episodes of π_θ and N of π_{θ+μu}, H steps each; charges the ledger.
 
@@ -158,7 +158,7 @@ def joint_rollout_pairs(
 
 
 def estimate_gradient(
-    problem: Problem, theta: np.ndarray, config: Config, perturbation: np.ndarray | None = None
+    problem: Problem, theta: np.ndarray, config: DZOPGConfig, perturbation: np.ndarray | None = None
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Every agent's local estimate ĝ_i of eq. (11), stacked like θ ``(n, S, A)``.
 
@@ -191,13 +191,13 @@ def estimate_gradient(
     }
 
 
-class DZOPG(api.Algorithm):
+class DZOPG(api.Algorithm[DZOPGConfig]):
     """Distributed ZOPG: Gaussian perturbations, shared rollouts, κ-hop local votes, local steps."""
 
     name = "dzopg"
     summary = "Distributed zeroth-order PG: per-agent κ-hop, H-step preference feedback (Alg. 1)."
     source = "Dai et al., arXiv 2605.15697, Algorithm 1"
-    Config = Config
+    Config = DZOPGConfig
     consumes = frozenset({Channel.PREFERENCES})
 
     def step(self) -> Mapping[str, float]:

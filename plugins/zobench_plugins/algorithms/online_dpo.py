@@ -41,7 +41,7 @@ from zobench_plugins.algorithms.zpg import sphere_direction
 
 
 @dataclass(frozen=True)
-class Config(DPOSettings):
+class OnlineDPOConfig(DPOSettings):
     """Online DPO (spec §4, §9); β, the optimizer and M come from :class:`DPOSettings`.
 
     Default budget: N·M = 200·20 = 4,000 votes per iteration, equal to zpg's default.
@@ -75,7 +75,7 @@ class Config(DPOSettings):
             raise ValueError(f"mu must be positive, got {self.mu}")
 
 
-class OnlineDPO(api.Algorithm):
+class OnlineDPO(api.Algorithm[OnlineDPOConfig]):
     """Online DPO: every iteration labels fresh on-policy pairs and steps on their DPO loss."""
 
     name = "online-dpo"
@@ -84,10 +84,10 @@ class OnlineDPO(api.Algorithm):
         "per iteration, as zpg), Adam steps on −log σ(βΔ)."
     )
     source = "Guo et al. 2024 (online DPO), trajectory-level as in arXiv 2409.17401 / 2605.15697"
-    Config = Config
+    Config = OnlineDPOConfig
     consumes = frozenset({Channel.PREFERENCES})
 
-    def __init__(self, config: Config, problem: Problem) -> None:
+    def __init__(self, config: OnlineDPOConfig, problem: Problem) -> None:
         super().__init__(config, problem)
         self.initial = self.theta.copy()
         self.optimizer = make_optimizer(config.optimizer, config.learning_rate)

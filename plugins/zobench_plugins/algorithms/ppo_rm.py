@@ -51,7 +51,7 @@ from zobench_plugins.algorithms._optim import (
 
 
 @dataclass(frozen=True)
-class Config:
+class PPORMConfig:
     """PPO-RM settings. Default budget: 40,000 pairs × 20 votes = zpg's 4,000/iteration × 200."""
 
     pairs: int = param(
@@ -203,7 +203,7 @@ def gae(
 class PPO:
     """PPO's state: θ, Adam's moments and the tabular value V[i, t, s] (V[:, H] = 0)."""
 
-    def __init__(self, theta: np.ndarray, horizon: int, config: Config) -> None:
+    def __init__(self, theta: np.ndarray, horizon: int, config: PPORMConfig) -> None:
         n, S, _ = theta.shape
         self.theta = theta
         self.value = np.zeros((n, horizon + 1, S))
@@ -259,7 +259,7 @@ def ppo_iteration(
     return ppo.update(traj, rewards_of(traj), problem.env.gamma, problem.rng)
 
 
-class PPORM(api.Algorithm):
+class PPORM(api.Algorithm[PPORMConfig]):
     """Reward model by BT maximum likelihood on labelled pairs, then PPO on the learned reward."""
 
     name = "ppo-rm"
@@ -268,10 +268,10 @@ class PPORM(api.Algorithm):
         "zpg's 200 iterations); preference-only."
     )
     source = "Christiano et al. 2017 (reward model) + Schulman et al. 2017 (PPO); arXiv 2409.17401"
-    Config = Config
+    Config = PPORMConfig
     consumes = frozenset({Channel.PREFERENCES})
 
-    def __init__(self, config: Config, problem: Problem) -> None:
+    def __init__(self, config: PPORMConfig, problem: Problem) -> None:
         super().__init__(config, problem)
         env = problem.env
         self.per_agent = config.reward_model == "per-agent"

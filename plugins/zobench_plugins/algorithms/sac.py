@@ -44,7 +44,7 @@ from zobench.space import Choice, IntRange, LogUniform
 
 
 @dataclass(frozen=True)
-class Config:
+class SACConfig:
     """SAC settings (spec §6; defaults §9). SAC spends no preference queries (zpg: 4,000/iter)."""
 
     kappa: int = param(1, "Hops κ of the truncated critics' neighbourhoods.", source="author-code")
@@ -168,7 +168,7 @@ def build_critics(problem: Problem, kappa: int) -> list[CriticGroup]:
     return groups
 
 
-class SAC(api.Algorithm):
+class SAC(api.Algorithm[SACConfig]):
     """Scalable Actor-Critic: κ-hop truncated SARSA critics on true local rewards, local actors."""
 
     name = "sac"
@@ -177,10 +177,10 @@ class SAC(api.Algorithm):
         "local rewards, localized actor; no preference queries."
     )
     source = "Qu, Wierman & Li, L4DC 2020 (arXiv 1912.02906); baseline of arXiv 2605.15697"
-    Config = Config
+    Config = SACConfig
     consumes = frozenset({Channel.REWARDS})
 
-    def __init__(self, config: Config, problem: Problem) -> None:
+    def __init__(self, config: SACConfig, problem: Problem) -> None:
         super().__init__(config, problem)
         self.critics = build_critics(problem, config.kappa)
         self.neighbourhood = problem.network.neighbourhood(config.kappa)

@@ -37,7 +37,7 @@ TUNED = (
 
 
 @dataclass(frozen=True)
-class Config(zpg.Config):
+class ZBCPGConfig(zpg.ZPGConfig):
     """ZPG's settings plus the block rule (spec §3); all defaults are ours, tuned for ZBCPG itself.
 
     ZBCPG tunes its own μ, vote split and step (the same search spaces as ZPG's): a block step
@@ -118,7 +118,7 @@ def block_direction(
 def estimate_gradient(
     problem: Problem,
     theta: np.ndarray,
-    config: Config,
+    config: ZBCPGConfig,
     directions: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """The summed estimate Σ_b ĝ_b over the iteration's blocks (steps 1–4).
@@ -149,7 +149,7 @@ class ZBCPG(zpg.ZPG):
     name = "zbcpg"
     summary = "Zeroth-Order Block-Coordinate PG: ZPG restricted to random blocks (parallelizable)."
     source = "Zhang & Ying, arXiv 2409.17401 (ICLR 2025), Algorithm ZBCPG (block rule: spec §3 [R])"
-    Config = Config
+    Config = ZBCPGConfig
     estimate = staticmethod(estimate_gradient)
 
 

@@ -35,7 +35,7 @@ from zobench.space import BudgetSplit, LogUniform
 
 
 @dataclass(frozen=True)
-class Config:
+class ZPGConfig:
     """Settings of ZPG (spec §2, defaults §9); none of the papers' values are known."""
 
     mu: float = param(
@@ -116,7 +116,7 @@ def return_bound(problem: Problem) -> float:
     return span * float(problem.panel.step_weights(problem.env.horizon).sum())
 
 
-def inverse_link(problem: Problem, p_hat: np.ndarray, config: Config) -> np.ndarray:
+def inverse_link(problem: Problem, p_hat: np.ndarray, config: ZPGConfig) -> np.ndarray:
     """Δ̂ = σ⁻¹(trim(p̂)) (spec §1), with variant (b) or (a) of the trimming.
 
     Variant (b) passes B to the kernel so that p̂ at the interval's ends maps to exactly ∓B even
@@ -134,7 +134,7 @@ def inverse_link(problem: Problem, p_hat: np.ndarray, config: Config) -> np.ndar
 
 
 def preference_differences(
-    problem: Problem, theta: np.ndarray, perturbed: np.ndarray, config: Config
+    problem: Problem, theta: np.ndarray, perturbed: np.ndarray, config: ZPGConfig
 ) -> np.ndarray:
     """Δ̂_n = σ⁻¹(trim(p̂_n)) for N fresh pairs (π_θ, π_θ'), shape ``(N,)`` (spec §2 steps 2–4)."""
     current, other = problem.rollout_pair(
@@ -145,7 +145,7 @@ def preference_differences(
 
 
 def estimate_along(
-    problem: Problem, theta: np.ndarray, direction: np.ndarray, config: Config
+    problem: Problem, theta: np.ndarray, direction: np.ndarray, config: ZPGConfig
 ) -> tuple[np.ndarray, dict[str, float]]:
     """The two-point estimate ĝ = (d/μ) mean_n(Δ̂_n) v along a unit ``direction`` v.
 
@@ -164,7 +164,7 @@ def estimate_along(
 
 
 def estimate_gradient(
-    problem: Problem, theta: np.ndarray, config: Config, direction: np.ndarray | None = None
+    problem: Problem, theta: np.ndarray, config: ZPGConfig, direction: np.ndarray | None = None
 ) -> tuple[np.ndarray, dict[str, float]]:
     """ZPG's gradient estimate at θ (spec §2); ``direction`` overrides the random v (tests)."""
     if direction is None:
@@ -172,13 +172,13 @@ def estimate_gradient(
     return estimate_along(problem, theta, direction, config)  # steps 2–5
 
 
-class ZPG(api.Algorithm):
+class ZPG(api.Algorithm[ZPGConfig]):
     """Zeroth-order policy gradient: one sphere perturbation, N pairs, M votes each."""
 
     name = "zpg"
     summary = "Zeroth-Order Policy Gradient: sphere perturbation, preference-estimated value gaps."
     source = "Zhang & Ying, arXiv 2409.17401 (ICLR 2025), Algorithm ZPG"
-    Config = Config
+    Config = ZPGConfig
     consumes = frozenset({Channel.PREFERENCES})
     estimate = staticmethod(estimate_gradient)
     """The gradient estimator; ZBCPG differs from ZPG only here (spec §3)."""

@@ -35,7 +35,7 @@ from zobench_plugins.algorithms.zpg import sphere_direction
 
 
 @dataclass(frozen=True)
-class Config:
+class ZSPOConfig:
     """Settings of ZSPO (spec §8, defaults §9)."""
 
     mu: float = param(
@@ -69,7 +69,9 @@ class Config:
             raise ValueError("comparisons and batch must be at least 1")
 
 
-def vote_sign(problem: Problem, theta: np.ndarray, direction: np.ndarray, config: Config) -> float:
+def vote_sign(
+    problem: Problem, theta: np.ndarray, direction: np.ndarray, config: ZSPOConfig
+) -> float:
     """The majority vote ŝ ∈ {−1, +1} on "θ + μ v is better than θ" (steps 2–3)."""
     current, other = problem.rollout_pair(
         theta,
@@ -86,7 +88,7 @@ def vote_sign(problem: Problem, theta: np.ndarray, direction: np.ndarray, config
 
 
 def estimate_step(
-    problem: Problem, theta: np.ndarray, config: Config, direction: np.ndarray | None = None
+    problem: Problem, theta: np.ndarray, config: ZSPOConfig, direction: np.ndarray | None = None
 ) -> tuple[np.ndarray, dict[str, float]]:
     """The step direction ŝ v (unit length); ``direction`` overrides the random v (tests)."""
     if direction is None:
@@ -95,13 +97,13 @@ def estimate_step(
     return sign * direction, {"sign": sign}
 
 
-class ZSPO(api.Algorithm):
+class ZSPO(api.Algorithm[ZSPOConfig]):
     """Zeroth-order sign policy optimization: majority votes on batch comparisons."""
 
     name = "zspo"
     summary = "ZSPO: sign of the value gap by majority vote; no link function, fixed-length steps."
     source = "Zhang & Ying, arXiv 2506.03066 (ZSPO)"
-    Config = Config
+    Config = ZSPOConfig
     consumes = frozenset({Channel.PREFERENCES})
 
     def step(self) -> Mapping[str, float]:
