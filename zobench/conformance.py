@@ -28,7 +28,7 @@ TINY_PREFERENCE = "bradley-terry"
 TINY_ITERATIONS = 4
 """Iterations of a tiny run: enough to exercise an update and two evaluations, no more."""
 
-TIME_COLUMNS = frozenset({"wall_s", "time_s", "elapsed_s", "timestamp"})
+TIME_COLUMNS = frozenset({"wall_s", "update_s", "time_s", "elapsed_s", "timestamp"})
 """Learning-curve columns that measure time and so may differ between identical runs."""
 
 _BASES: dict[str, type] = {

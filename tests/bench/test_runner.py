@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Mapping
 
@@ -42,6 +43,27 @@ class Diverger(api.Algorithm):
         return {"calls": float(self.problem.ledger.iterations)}
 
 
+class Ponderer(api.Algorithm):
+    """Spends 20 ms per iteration on its own work and little on one small rollout."""
+
+    name = "ponderer"
+
+    def step(self) -> Mapping[str, float]:
+        self.problem.rollout(self.theta, 1)
+        time.sleep(0.02)
+        return {}
+
+
+class Roller(api.Algorithm):
+    """Spends its iterations in the world: large rollouts, no update."""
+
+    name = "roller"
+
+    def step(self) -> Mapping[str, float]:
+        self.problem.rollout(self.theta, 4096)
+        return {}
+
+
 class ModelFreeGrid(GridWorld):
     """The GridWorld without tables: evaluated by Monte Carlo, no optimum known."""
 
@@ -58,6 +80,8 @@ class TestPlugins:
     def zobench_register_algorithms(self, register):
         register(RewardPeeker)
         register(Diverger)
+        register(Ponderer)
+        register(Roller)
 
     @zobench.hookimpl
     def zobench_register_environments(self, register):
@@ -103,9 +127,13 @@ def test_columns_dtypes_and_evaluation_rows():
 def test_same_spec_same_numbers():
     one = run(spec(algorithm="zpg", seed=3))
     two = run(spec(algorithm="zpg", seed=3))
-    assert one.drop("wall_s").equals(two.drop("wall_s"))
+    assert one.drop("wall_s", "update_s", strict=False).equals(
+        two.drop("wall_s", "update_s", strict=False)
+    )
     other_seed = run(spec(algorithm="zpg", seed=4))
-    assert not one.drop("wall_s").equals(other_seed.drop("wall_s"))
+    assert not one.drop("wall_s", "update_s", strict=False).equals(
+        other_seed.drop("wall_s", "update_s", strict=False)
+    )
 
 
 def test_iteration_zero_is_the_uniform_policy():
@@ -141,6 +169,19 @@ def test_monte_carlo_evaluation_uses_the_seed_only(host):
         assert frame["score"][0] == pytest.approx(expected, abs=1e-12)  # same episodes for all
         assert frame["score_normalized"].null_count() == frame.height  # no optimum known
     assert frames["uniform"]["score"].n_unique() == 1
+
+
+def test_update_time_counts_the_algorithms_own_work_not_the_world(host):
+    pondering = run(spec(algorithm="ponderer", iterations=10, eval_every=10))
+    rolling = run(spec(algorithm="roller", iterations=10, eval_every=10))
+    for frame in (pondering, rolling):
+        update, wall = frame.get_column("update_s"), frame.get_column("wall_s")
+        assert update[0] == 0.0
+        assert (update.diff().drop_nulls() >= 0).all()
+        assert (update <= wall).all()
+    # 10 × 20 ms of sleep are the ponderer's own; the roller's time is the world's
+    assert pondering.get_column("update_s")[-1] >= 0.2
+    assert rolling.get_column("update_s")[-1] < 0.25 * rolling.get_column("wall_s")[-1]
 
 
 def test_preference_only_algorithm_is_refused_rewards(host):

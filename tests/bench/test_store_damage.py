@@ -56,7 +56,7 @@ def _copy(source: Path, tmp_path: Path) -> tuple[Path, Path, str]:
 
 
 def _export(store: Path) -> pl.DataFrame:
-    return load(store).drop("wall_s").sort(["run_id", "iteration"])
+    return load(store).drop("wall_s", "update_s", strict=False).sort(["run_id", "iteration"])
 
 
 def _bait(outside: Path) -> Path:

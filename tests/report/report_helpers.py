@@ -21,13 +21,22 @@ ITERATIONS = (0, 10, 20, 30, 40)
 
 
 def curve(
-    target: float, seed: int, *, queries_per_iteration: int, normalized: bool
+    target: float,
+    seed: int,
+    *,
+    queries_per_iteration: int,
+    normalized: bool,
+    update_per_iteration: float | None = None,
 ) -> pl.DataFrame:
-    """A seeded learning curve rising towards ``target`` with the runner's columns."""
+    """A seeded learning curve rising towards ``target`` with the runner's columns.
+
+    ``update_s`` (the algorithm's own time) is written only when ``update_per_iteration`` is
+    given, as in runs stored before the runner recorded it.
+    """
     rng = np.random.default_rng(1000 * seed + int(100 * target))
     it = np.array(ITERATIONS)
     score = target * (1 - np.exp(-it / 15)) + rng.normal(0, 0.05, it.size) * (it > 0)
-    return pl.DataFrame(
+    frame = pl.DataFrame(
         {
             "iteration": it,
             "episodes": it * 10,
@@ -41,6 +50,9 @@ def curve(
         },
         schema_overrides={"score_normalized": pl.Float64},
     )
+    if update_per_iteration is None:
+        return frame
+    return frame.insert_column(7, pl.Series("update_s", it * update_per_iteration))
 
 
 def write_run(
@@ -54,6 +66,7 @@ def write_run(
     environment_params: dict[str, Any] | None = None,
     queries_per_iteration: int = 100,
     distribution: tuple[str, str] = ("zobench", "0.1.0"),
+    update_per_iteration: float | None = None,
 ) -> str:
     """Write one finished run (manifest record + frame) and return its run id."""
     spec = RunSpec.create(
@@ -89,7 +102,13 @@ def write_run(
     normalized = environment == "gridworld"  # "chain" has no reference: raw scores
     store.write(
         record,
-        curve(target, seed, queries_per_iteration=queries_per_iteration, normalized=normalized),
+        curve(
+            target,
+            seed,
+            queries_per_iteration=queries_per_iteration,
+            normalized=normalized,
+            update_per_iteration=update_per_iteration,
+        ),
     )
     return record.run_id
 

@@ -21,9 +21,10 @@ def _publish(root: Path) -> Path:
     """One leaderboard 'board': strong (≈0.84), twin (≈0.835), weak (≈0.65); 8 paired seeds."""
     store = Store(root / "store", create=True)
     for seed in SEEDS:
-        write_run(store, label="strong", seed=seed, target=9.0)
-        write_run(store, label="twin", seed=seed, target=8.95)
-        write_run(store, label="weak", seed=seed, target=7.0)
+        # update_s: weak's own work costs 0.7 ms per iteration, strong's and twin's 0.9
+        write_run(store, label="strong", seed=seed, target=9.0, update_per_iteration=9e-4)
+        write_run(store, label="twin", seed=seed, target=8.95, update_per_iteration=9e-4)
+        write_run(store, label="weak", seed=seed, target=7.0, update_per_iteration=7e-4)
         write_run(store, label="weak", seed=seed, target=2.0, environment="chain")
     target = root / "leaderboards"
     publish.publish(root / "store", target, name="board")
@@ -106,6 +107,37 @@ def test_verdicts_follow_the_checks(board: Path) -> None:
     # weak's IQM ≈ 0.65 < 0.8; equal wall times tie on every seed: P = ½ exactly, unclear
     assert outcomes["S3"] == [False, None]
     assert [r.verdict for r in results] == ["reproduced", "partly", "not reproduced"]
+
+
+def test_cheaper_compares_the_chosen_cost_per_iteration(board: Path) -> None:
+    # weak's update costs 0.7 ms/it against strong's 0.9; their wall times tie on every seed
+    text = (
+        CLAIMS.split("[[claim]]")[0]
+        + """
+[[claim]]
+id = "C1"
+claim = "Weak's update is cheaper than strong's, and so is its wall time."
+leaderboard = "board"
+where = { environment = "gridworld" }
+[[claim.check]]
+test = "cheaper"
+entry = "weak"
+than = "strong"
+quantity = "update"
+[[claim.check]]
+test = "cheaper"
+entry = "weak"
+than = "strong"
+quantity = "wall"
+"""
+    )
+    _write_claims(board, text)
+    _, [result] = claims.evaluate(board)
+    assert [o.holds for o in result.outcomes] == [True, None]
+    assert result.outcomes[0].text.startswith("(update) ")
+    _write_claims(board, text.replace('quantity = "wall"', 'quantity = "auc"'))
+    with pytest.raises(ZobenchError, match="cost per iteration: quantity must be one of"):
+        claims.evaluate(board)
 
 
 def test_report_is_written_indexed_and_checked(board: Path) -> None:

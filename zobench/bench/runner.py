@@ -38,6 +38,7 @@ COLUMNS: dict[str, pl.DataType] = {
     "values_moved": pl.Int64(),
     "model_reads": pl.Int64(),
     "wall_s": pl.Float64(),
+    "update_s": pl.Float64(),
     "score": pl.Float64(),
     "score_normalized": pl.Float64(),
 }
@@ -127,7 +128,9 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
     one: exact J(θ) where the environment has transition tables, else Monte Carlo over
     ``spec.eval_episodes`` episodes with :func:`evaluation_seed`. Columns are :data:`COLUMNS`
     (ledger counters after the iteration; ``wall_s`` is wall time since the run started,
-    counting everything: building, references, steps and evaluations), then the last step's
+    counting everything: building, references, steps and evaluations; ``update_s`` the part of
+    the steps the algorithm spent on its own estimator and update, outside rollouts, votes and
+    revealed rewards — the cost a cheaper estimator can save), then the last step's
     diagnostics as ``diag_<key>`` (null at iteration 0). ``score_normalized`` is
     (J − J_uniform) / (J_optimal − J_uniform), null when no optimum is known; the
     :data:`REFERENCE_COLUMNS` after it say what it was normalized by.
@@ -194,6 +197,7 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
             "iteration": iteration,
             **{key: counters[key] for key in _LEDGER_COLUMNS},
             "wall_s": time.perf_counter() - start,
+            "update_s": update_s,
             "score": value,
             "score_normalized": refs.normalise(value),
             "ref_uniform": refs.uniform,
@@ -208,10 +212,14 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
             row[f"diag_{key}"] = float(diag)
         rows.append(row)
 
+    update_s = 0.0
     record(0)
     total = spec.iterations
     for iteration in range(1, total + 1):
+        step_start, world_before = time.perf_counter(), simulation.world_s
         diagnostics = algorithm.step()
+        step_s = time.perf_counter() - step_start
+        update_s += step_s - (simulation.world_s - world_before)
         ledger.charge(iterations=1)
         if iteration % spec.eval_every == 0 or iteration == total:
             record(iteration)

@@ -284,7 +284,7 @@ def final_scores(frame: pl.DataFrame, last: int = 1) -> pl.DataFrame:
     """One row per run of a :func:`long_frame`: identifiers, settings, ``entry``, final values.
 
     ``score`` and ``score_normalized`` are the means of the last ``last`` evaluations
-    (:func:`stats.final_score`); the ledger columns and ``wall_s`` are the last row's, i.e. what
+    (:func:`stats.final_score`); the ledger columns, ``wall_s`` and ``update_s`` are the last row's, i.e. what
     the run spent in all. ``value`` is the normalized final score, or the raw one in groups where
     some run has no normalized score (``value_kind`` says which), so a group never mixes scales.
     """
@@ -292,7 +292,7 @@ def final_scores(frame: pl.DataFrame, last: int = 1) -> pl.DataFrame:
         raise ZobenchError(f"--last must be at least 1, got {last}")
     frame = frame.sort(["run_id", "iteration"])
     tail = frame.group_by("run_id", maintain_order=True).tail(last)
-    ledger = [c for c in (*BUDGETS, "wall_s") if c in frame.columns]
+    ledger = [c for c in (*BUDGETS, "wall_s", "update_s") if c in frame.columns]
     keys = [c for c in identifiers_and_settings(frame) if c != "run_id"]
     final = tail.group_by("run_id", maintain_order=True).agg(
         *(pl.col(c).first() for c in keys),

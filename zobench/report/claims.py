@@ -39,6 +39,9 @@ CLAIMS, REPRODUCTION = publish.CLAIMS, publish.REPRODUCTION
 CONFIDENCE = 0.95
 REPS = stats.REPS
 
+COSTS = {"final": "wall_s", "wall": "wall_s", "update": "update_s"}
+"""A ``cheaper`` check's quantity → the run column whose per-iteration value it compares."""
+
 
 @dataclass(frozen=True)
 class CheckSpec:
@@ -66,7 +69,10 @@ class CheckSpec:
     quantity: str = "final"
     """What is compared: ``final`` (final normalized score), ``auc`` (average score over the
     group's vote budget), ``budget:<n>`` (score at n votes), ``iteration:<n>`` (score at
-    iteration n) or ``votes-to:<t>`` (votes to reach normalized score t; fewer is better)."""
+    iteration n) or ``votes-to:<t>`` (votes to reach normalized score t; fewer is better).
+    ``cheaper`` compares a cost per iteration instead: ``wall`` (wall-clock time, everything
+    included; also ``final``) or ``update`` (the algorithm's own estimator and update, outside
+    rollouts and votes: the runs' ``update_s``)."""
 
     def __post_init__(self) -> None:
         if self.test != "at-least" and not self.than:
@@ -75,9 +81,14 @@ class CheckSpec:
             raise ValueError("test 'at-least' compares one entry with 'threshold': drop 'than'")
         if self.tolerance < 0:
             raise ValueError(f"tolerance must be non-negative, got {self.tolerance}")
-        parse_quantity(self.quantity)
-        if self.test == "cheaper" and self.quantity != "final":
-            raise ValueError("test 'cheaper' compares wall-clock time: drop 'quantity'")
+        if self.test == "cheaper":
+            if self.quantity not in COSTS:
+                raise ValueError(
+                    f"test 'cheaper' compares a cost per iteration: quantity must be one of "
+                    f"{', '.join(sorted(COSTS))}, not {self.quantity!r}"
+                )
+        else:
+            parse_quantity(self.quantity)
 
 
 def parse_quantity(text: str) -> tuple[str, float | None]:
@@ -289,7 +300,10 @@ def _side(
     finals: _Finals, rows: pl.DataFrame, board: str, entry: str, cost: bool, quantity: str
 ) -> Side:
     if cost:
-        values = (rows.get_column("wall_s") / rows.get_column("iteration")).to_numpy()
+        column = COSTS[quantity]
+        if column not in rows.columns or rows.get_column(column).is_null().any():
+            raise ZobenchError(f"{board}: '{entry}' has runs without '{column}' (older runs)")
+        values = (rows.get_column(column) / rows.get_column("iteration")).to_numpy()
     else:
         if rows.get_column("value_kind")[0] != "normalized":
             raise ZobenchError(f"{board}: '{entry}' has no normalized scores to compare")

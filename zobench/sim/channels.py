@@ -120,26 +120,28 @@ class PanelChannel:
         sim = self._simulation
         if traj0.batch != traj1.batch:
             raise ValueError(f"batches differ: {traj0.batch} vs {traj1.batch}")
-        return sim.panel.compare(
-            sim.rewards.reveal(traj0, "the panel"),
-            sim.rewards.reveal(traj1, "the panel"),
-            evaluators,
-            horizon=horizon,
-            kappa=kappa,
-            normalize=normalize,
-        )
+        with sim.world_time():
+            return sim.panel.compare(
+                sim.rewards.reveal(traj0, "the panel"),
+                sim.rewards.reveal(traj1, "the panel"),
+                evaluators,
+                horizon=horizon,
+                kappa=kappa,
+                normalize=normalize,
+            )
 
     def compare_batch_means(
         self, traj0: Trajectories, traj1: Trajectories, batch: int, evaluators: int
     ) -> np.ndarray:
         """Votes on batches of ``batch`` consecutive episodes by mean return, ``(N,)`` (ZSPO)."""
         sim = self._simulation
-        return sim.panel.compare_batch_means(
-            sim.rewards.reveal(traj0, "the panel"),
-            sim.rewards.reveal(traj1, "the panel"),
-            batch,
-            evaluators,
-        )
+        with sim.world_time():
+            return sim.panel.compare_batch_means(
+                sim.rewards.reveal(traj0, "the panel"),
+                sim.rewards.reveal(traj1, "the panel"),
+                batch,
+                evaluators,
+            )
 
     def returns(self, *args: Any, **kwargs: Any) -> Any:
         """Refused: the panel gives votes, never returns."""

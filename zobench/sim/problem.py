@@ -20,6 +20,9 @@ anything private; the facade leaves no public route, and the conformance kit's h
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -185,9 +188,10 @@ class Problem:
         ``horizon`` shortens episodes below the environment's length (truncated feedback).
         """
         sim = self._simulation
-        return sim.publish(
-            rollout(sim.env, theta, batch=batch, rng=sim.episode_rng, horizon=horizon)
-        )
+        with sim.world_time():
+            return sim.publish(
+                rollout(sim.env, theta, batch=batch, rng=sim.episode_rng, horizon=horizon)
+            )
 
     def rollout_pair(
         self,
@@ -205,16 +209,17 @@ class Problem:
         are independent. ``horizon`` shortens the episodes (truncated feedback).
         """
         sim = self._simulation
-        first, second = paired_rollout(
-            sim.env,
-            theta0,
-            theta1,
-            batch=batch,
-            rng=sim.episode_rng,
-            common_noise=common_noise,
-            horizon=horizon,
-        )
-        return sim.publish(first), sim.publish(second)
+        with sim.world_time():
+            first, second = paired_rollout(
+                sim.env,
+                theta0,
+                theta1,
+                batch=batch,
+                rng=sim.episode_rng,
+                common_noise=common_noise,
+                horizon=horizon,
+            )
+            return sim.publish(first), sim.publish(second)
 
     def log_prob(self, theta: np.ndarray, traj: Trajectories) -> np.ndarray:
         """Per-step log-probabilities ``(B, H, n)`` of the batch's actions under θ."""
@@ -253,7 +258,8 @@ class Problem:
         """The rewards ``(B, H, n)`` of a batch, read-only (declare ``rewards``; charged B·H·n)."""
         self._require(Channel.REWARDS, "rewards")
         sim = self._simulation
-        rewards = sim.rewards.reveal(traj, "the reward channel")
+        with sim.world_time():
+            rewards = sim.rewards.reveal(traj, "the reward channel")
         sim.ledger.charge(reward_obs=rewards.size)
         return read_only(rewards)
 
@@ -269,7 +275,8 @@ class Problem:
         rewards = sim.rewards.reveal(traj, "the reward channel")
         H = rewards.shape[1] if horizon is None else int(horizon)
         sim.ledger.charge(reward_obs=rewards.shape[0] * min(H, rewards.shape[1]) * rewards.shape[2])
-        return sim.panel.returns(rewards, horizon=horizon, kappa=kappa)
+        with sim.world_time():
+            return sim.panel.returns(rewards, horizon=horizon, kappa=kappa)
 
     @property
     def model(self) -> ModelChannel:
@@ -329,6 +336,19 @@ class Simulation:
         self._tables: list[TransitionTables | None] = []
         self.problem = Problem(self)
         """The facade handed to the algorithm."""
+        self.world_s = 0.0
+        """Seconds spent simulating the world for the algorithm: its rollouts, the panel's votes
+        and revealed rewards. The rest of an iteration is the algorithm's own estimator and
+        update, which the runner records as ``update_s``."""
+
+    @contextmanager
+    def world_time(self) -> Iterator[None]:
+        """Count the enclosed work (a rollout, a vote) as the simulated world's, not the algorithm's."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.world_s += time.perf_counter() - start
 
     def publish(self, episodes: Episodes) -> Trajectories:
         """Charge a batch, keep its rewards, and hand out its trajectories."""
