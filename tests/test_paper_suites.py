@@ -29,6 +29,7 @@ from zobench.plugins import get_host
 PAPER_SUITES = (
     "zpg-gridworld",
     "zpg-gridworld-slip",
+    "zbcpg-cost",
     "dzopg-gridworld",
     "dzopg-safety",
     "dzopg-predator-prey",
@@ -40,7 +41,8 @@ PAPER_SUITES = (
     "dzopg-scaling",
 )
 """The suites of issue 9: one per claim group of the ZPG and DZOPG papers (plus Z1 under more
-transition noise, where the paper's argument against DPO should bite)."""
+transition noise, where the paper's argument against DPO should bite, and Z3's cost half on a
+larger grid, where a block-coordinate saving can show)."""
 
 TUNING_SEEDS = {0, 1, 2}
 SMOKE = {"seeds": 2, "iterations": 4, "eval_every": 2, "eval_episodes": 8}

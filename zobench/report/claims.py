@@ -68,7 +68,8 @@ class CheckSpec:
     """``at-least``: the IQM to reach."""
     quantity: str = "final"
     """What is compared: ``final`` (final normalized score), ``auc`` (average score over the
-    group's vote budget), ``budget:<n>`` (score at n votes), ``iteration:<n>`` (score at
+    group's vote budget), ``auc-iterations`` (average score over the board's iterations: for
+    ablations that vary the votes per iteration and plot against iterations), ``budget:<n>`` (score at n votes), ``iteration:<n>`` (score at
     iteration n) or ``votes-to:<t>`` (votes to reach normalized score t; fewer is better).
     ``cheaper`` compares a cost per iteration instead: ``wall`` (wall-clock time, everything
     included; also ``final``) or ``update`` (the algorithm's own estimator and update, outside
@@ -92,8 +93,9 @@ class CheckSpec:
 
 
 def parse_quantity(text: str) -> tuple[str, float | None]:
-    """``final``, ``auc``, ``budget:<n>``, ``iteration:<n>`` or ``votes-to:<t>`` → (kind, n)."""
-    if text in ("final", "auc"):
+    """``final``, ``auc``, ``auc-iterations``, ``budget:<n>``, ``iteration:<n>`` or
+    ``votes-to:<t>`` → (kind, n)."""
+    if text in ("final", "auc", "auc-iterations"):
         return text, None
     kind, _, amount = text.partition(":")
     try:
@@ -228,6 +230,10 @@ class _Finals:
         """The most votes any run of the board spent: the end of its AUC."""
         return float(np.nanmax(self.curves(name).get_column("queries").to_numpy(), initial=0.0))
 
+    def iterations(self, name: str) -> float:
+        """The most iterations any run of the board ran: the end of its AUC over iterations."""
+        return float(np.nanmax(self.curves(name).get_column("iteration").to_numpy(), initial=0.0))
+
     def __call__(self, name: str) -> pl.DataFrame:
         if name not in self.names:
             raise ZobenchError(
@@ -285,6 +291,9 @@ def _quantity_values(finals: _Finals, board: str, rows: pl.DataFrame, quantity: 
         spent, score = run.get_column("queries").to_numpy(), run.get_column("value").to_numpy()
         if kind == "auc":
             values.append(stats.area_under_curve(spent, score, finals.query_budget(board)))
+        elif kind == "auc-iterations":
+            at = run.get_column("iteration").to_numpy()
+            values.append(stats.area_under_curve(at, score, finals.iterations(board)))
         elif kind == "budget":
             trained = run.get_column("iteration").to_numpy() > 0
             values.append(stats.score_at_budget(spent[trained], score[trained], amount or 0))
@@ -439,7 +448,7 @@ RULES = """\
 Every number is computed from the raw runs published beside each leaderboard. A run's score is
 its final normalized score (0 = the uniform policy, 1 = the environment's reference policy)
 unless the check names another quantity: `auc` (average score over the group's vote budget),
-`budget:<n>` (score at n votes), `iteration:<n>` or `votes-to:<t>` (votes to reach t, fewer
+`auc-iterations` (average score over the iterations), `budget:<n>` (score at n votes), `iteration:<n>` or `votes-to:<t>` (votes to reach t, fewer
 being better). An entry's score is the interquartile mean (IQM) over its seeds with a 95%
 percentile-bootstrap interval (10,000 resamples, fixed seed). A check
 
@@ -450,8 +459,9 @@ percentile-bootstrap interval (10,000 resamples, fixed seed). A check
   the interval lies within ±t, fails when it lies wholly outside, and is unclear otherwise;
 - **threshold** (`at-least`): it holds when the IQM's interval lies at or above the threshold,
   fails when the interval lies below it, and is unclear otherwise;
-- **cheaper than** (`cheaper`): *beats* on wall-clock milliseconds per iteration (evaluations
-  included), lower being better.
+- **cheaper than** (`cheaper`): *beats* on milliseconds per iteration, lower being better:
+  wall-clock time (evaluations included), or with `update` the algorithm's own estimator and
+  update, outside rollouts and votes.
 
 A claim is **reproduced** when all its checks hold, **partly** when some do, and **not
 reproduced** when none does (an unclear check counts as not holding)."""
