@@ -247,3 +247,31 @@ def test_republishing_warns_when_the_claims_cannot_be_decided(board: Path, tmp_p
     assert "warning:" in result.output
     assert "no published leaderboard 'other'" in result.output
     assert not (board / claims.REPRODUCTION).exists()
+
+
+def test_learning_speed_over_votes_and_over_iterations_differ(tmp_path: Path) -> None:
+    # thrifty: 10 votes per iteration, ends at 0.65; strong: 100 per iteration, ends at 0.78
+    store = Store(tmp_path / "store", create=True)
+    for seed in SEEDS:
+        write_run(store, label="strong", seed=seed, target=9.0)
+        write_run(store, label="thrifty", seed=seed, target=7.0, queries_per_iteration=10)
+    folder = tmp_path / "leaderboards"
+    publish.publish(tmp_path / "store", folder, name="board")
+    check = """
+[[claim]]
+id = "Q1"
+claim = "Thrifty learns faster."
+leaderboard = "board"
+[[claim.check]]
+test = "better"
+entry = "thrifty"
+than = "strong"
+quantity = "{quantity}"
+"""
+    verdicts = {}
+    for quantity in ("final", "auc", "auc-iterations"):
+        _write_claims(folder, CLAIMS.split("[[claim]]")[0] + check.format(quantity=quantity))
+        _, [result] = claims.evaluate(folder)
+        verdicts[quantity] = result.outcomes[0].holds
+    # per vote, thrifty's early plateau wins; per iteration and at the end, strong's higher curve
+    assert verdicts == {"final": False, "auc": True, "auc-iterations": False}
