@@ -16,19 +16,22 @@ from zobench_plugins.algorithms import zspo
 from zobench_plugins.preferences.links import BradleyTerry
 
 
-@pytest.mark.parametrize("batch", [1, 4])
+@pytest.mark.parametrize(("batch", "evaluators"), [(1, 1), (4, 1), (1, 4)])
 def test_expected_step_has_positive_inner_product_with_gradient(
-    batch, make_problem, theta_and_gradient, basis
+    batch, evaluators, make_problem, theta_and_gradient, basis
 ):
     """Mean of ⟨ŝ v, ∇J⟩ over ± an orthonormal basis is > 0 by more than 2.5 standard errors.
 
     ZSPO's link assumption is a symmetric σ with σ(0) = 1/2, so Bradley–Terry is used (under the
     asymmetric Weibull link nearly every vote says "worse" and ŝ carries no information). With
-    2000 (D = 1) or 500 (D = 4) labels per direction, the measured z-scores are ≈ 4.9 and ≈ 3.0.
+    2000 (D = 1) or 500 (D = 4) labels per direction, the measured z-scores are ≈ 4.9 and ≈ 3.0;
+    with 500 comparisons of M = 4 labels each (the majority over all 2000 labels), ≈ 3.2.
     """
     problem = make_problem("bradley-terry")
     theta, grad = theta_and_gradient(problem)
-    config = zspo.ZSPOConfig(mu=1.0, comparisons=2000 // batch, batch=batch)
+    config = zspo.ZSPOConfig(
+        mu=1.0, comparisons=2000 // (batch * evaluators), batch=batch, evaluators=evaluators
+    )
     steps = [
         zspo.estimate_step(problem, theta, config, direction=v)[0]
         for v in basis(theta.shape, np.random.default_rng(1))
