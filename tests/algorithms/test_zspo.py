@@ -12,7 +12,7 @@ from zobench.errors import ConfigError
 from zobench.sim.ledger import Ledger
 from zobench.sim.network import Network
 from zobench.sim.panel import Panel
-from zobench_plugins.algorithms import zspo
+from zobench_plugins.algorithms import zpg, zspo
 from zobench_plugins.preferences.links import BradleyTerry
 
 
@@ -74,9 +74,10 @@ def test_evaluators_label_each_comparison_and_are_charged(make_problem):
     assert problem.ledger.queries == 6 * 5
 
 
-def test_the_default_budget_is_the_single_agent_learners_4000_votes():
-    config = zspo.ZSPOConfig()
-    assert config.comparisons * config.evaluators == 4000
+def test_the_default_vote_budget_equals_zpgs():
+    """Equal budgets: zspo's N·M votes per iteration are zpg's pairs × evaluators."""
+    config, reference = zspo.ZSPOConfig(), zpg.ZPGConfig()
+    assert config.comparisons * config.evaluators == reference.pairs * reference.evaluators
 
 
 def test_batches_are_charged_and_compared_by_their_mean(make_problem):
