@@ -1,7 +1,6 @@
 """Defaults that learn: with its component defaults and the default suite length, every preference
 learner reaches 0.8 normalized on its home instance (mean of 3 evaluation seeds, which are not
-the tuning seeds 1000-1002). ZSPO is the known exception (docs/tuning.md): strict xfail, so the
-day it learns this test says so."""
+the tuning seeds 1000-1002)."""
 
 from __future__ import annotations
 
@@ -77,9 +76,6 @@ def test_zpg_learns_frozenlake_with_the_same_defaults(tmp_path: Path) -> None:
     assert scores["zpg"] >= THRESHOLD, scores
 
 
-@pytest.mark.xfail(
-    strict=True, reason="zspo's tuned step is on the edge of stability (docs/tuning.md)"
-)
 def test_zspo_learns_with_its_defaults(tmp_path: Path) -> None:
     scores = final_scores(tmp_path, "zspo", "gridworld", ["zspo"])
     assert scores["zspo"] >= THRESHOLD, scores

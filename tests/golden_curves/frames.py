@@ -62,7 +62,7 @@ RUN: dict[str, Any] = {
 PINNED: dict[str, dict[str, Any]] = {
     "zpg": {"mu": 4.0, "pairs": 200, "evaluators": 20, "step_size": 0.015},
     "zbcpg": {"mu": 4.0, "pairs": 200, "evaluators": 20, "step_size": 0.05},
-    "zspo": {"mu": 4.0, "step_size": 0.5},
+    "zspo": {"mu": 4.0, "step_size": 0.5, "comparisons": 100, "evaluators": 1, "step_decay": 0.0},
     "online-dpo": {"beta": 0.01, "evaluators": 20, "learning_rate": 0.05, "pairs": 200},
     "dpo": {"beta": 0.01, "evaluators": 20, "learning_rate": 0.05, "pairs": 40000},
     "ppo-rm": {

@@ -80,7 +80,7 @@ class SuiteSettings:
         500,
         "Iterations of every run. With their defaults, the preference learners reach 0.8 of the "
         "way from the uniform to the optimal policy on their home instances within it "
-        "(docs/tuning.md; zspo is the exception).",
+        "(docs/tuning.md).",
     )
     eval_every: int = param(25, "Evaluate the policy every this many iterations.")
     eval_episodes: int = param(
