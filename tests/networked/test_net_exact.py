@@ -59,7 +59,7 @@ def test_no_policy_beats_the_optimum() -> None:
 
 
 def test_the_memory_bound_refuses_what_it_cannot_hold() -> None:
-    assert net_exact.exact_size(4, 25, 5) < net_exact.EXACT_LIMIT
+    assert net_exact.exact_cost(4, 25, 5, 20) < net_exact.EXACT_LIMIT
     env = connected(5, 5, {})
     with pytest.raises(ValueError, match="exact limit"):
         net_exact.optimal_value(env)
