@@ -2,7 +2,8 @@
 
 The smoke variant is the registered suite itself, parsed through the registry, with only its
 budget shrunk (:func:`smoke`): 2 seeds, a few iterations, few evaluation episodes, at most
-:data:`MAX_PAIRS` pairs/comparisons and :data:`MAX_AGENTS` agents. Components, links,
+:data:`MAX_PAIRS` pairs/comparisons and :data:`MAX_AGENTS` agents, and cheap references
+(:data:`CHEAP_REFERENCES`). Components, links,
 topologies, grids and every other setting are the suite's own, so a suite that names a missing
 plugin, sets an invalid value or breaks a component at run time fails here.
 """
@@ -71,8 +72,15 @@ def _shrink(value: Any, key: str) -> Any:
     return min(value, SHRUNK_KEYS[key]) if key in SHRUNK_KEYS else value
 
 
+CHEAP_REFERENCES = {"net-gridworld": {"reference": "greedy"}}
+"""Environment settings a smoke run adds: net-gridworld's exact optimum is a 25 s dynamic program
+at 4 agents, once per instance and network (tests/networked/test_net_exact.py tests it)."""
+
+
 def _small_entry(entry: Entry) -> Entry:
     params = {k: _shrink(v, k) for k, v in entry.params.items()}
+    if entry.table == "environment":
+        params = {**CHEAP_REFERENCES.get(entry.name, {}), **params}
     # dict.fromkeys keeps the grid's order and drops values the cap made equal.
     grid = {k: list(dict.fromkeys(_shrink(v, k) for v in vs)) for k, vs in entry.grid.items()}
     return dataclasses.replace(entry, params=params, grid=grid)
