@@ -39,9 +39,11 @@ PAPER_SUITES = (
     "dzopg-pp-trials",
     "dzopg-pp-kappa",
     "dzopg-scaling",
+    "dzopg-scaling-normalization",
 )
 """The suites of issue 9: one per claim group of the ZPG and DZOPG papers (plus Z1 under more
-transition noise, where the paper's argument against DPO should bite)."""
+transition noise, where the paper's argument against DPO should bite), and issue 20's companion
+of the scaling suite under both of dzopg's normalizations."""
 
 TUNING_SEEDS = {0, 1, 2}
 SMOKE = {"seeds": 2, "iterations": 4, "eval_every": 2, "eval_episodes": 8}
