@@ -109,8 +109,10 @@ def reference_text(finals: Any) -> str:
         if kind == "certified bound" and "ref_optimal" in finals.columns:
             rows = finals.filter(kinds == kind)
             upper = float(rows.get_column("ref_optimal").max())
-            lower = rows.get_column("ref_lower").drop_nulls() if "ref_lower" in rows.columns else []
-            low = number(float(np.mean(lower.to_numpy())), 3) if len(lower) else "?"
+            lower: list[float] = []
+            if "ref_lower" in rows.columns:
+                lower = rows.get_column("ref_lower").drop_nulls().to_list()
+            low = number(float(np.mean(lower)), 3) if lower else "?"
             text = f"certified bound [{low}, {number(upper, 3)}]"
         texts[kind] = text
     if len(texts) == 1:

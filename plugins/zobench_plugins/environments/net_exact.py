@@ -156,7 +156,7 @@ def _optimal_pattern_backup(
     offsets = np.zeros(m + 1, dtype=np.int64)  # level k ≥ 1 lives at work[offsets[k]:…]
     for k in range(1, m):
         offsets[k + 1] = offsets[k] + sizes[k]
-    work = np.empty(max(offsets[m], 1))
+    work = np.empty(offsets[m] + 1)  # (+ 1: never empty, for m = 1)
     digits = np.zeros(max(m - 1, 1), dtype=np.int64)  # pair c·A + a of agents 0..m−2
     prefix = np.zeros(m, dtype=np.float64)  # prefix[k]: rewards of agents 0..k−1's pairs
     for i in range(out.shape[0]):
