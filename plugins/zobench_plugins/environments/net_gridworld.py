@@ -22,7 +22,8 @@ Any number of agents: starts that are not listed are placed by a seeded rule (th
 first, then the other cells in a random order drawn from ``layout_seed``; beyond L² − 1 agents
 cells are shared), and ``size = None`` grows the grid to the smallest that gives every agent its
 own start cell. The helpers here (:data:`ACTIONS`, :func:`spread_cells`, :func:`greedy_theta`,
-:func:`fitting_size`, :func:`grid_distances`) also serve :mod:`zobench_plugins.environments.predator_prey`.
+:func:`fitting_size`, :func:`grid_distances`) also serve
+:mod:`zobench_plugins.environments.predator_prey`.
 """
 
 from __future__ import annotations
@@ -392,7 +393,7 @@ class NetGridWorld(api.Environment):
         """The exact optimal J by :func:`net_exact.optimal_value`, within its limit.
 
         ``None`` with ``reference = "greedy"`` or past :data:`net_exact.EXACT_LIMIT` (the work
-        grows ×5(L² − 1) per agent: 4 agents on 5 × 5 take about 25 s, 5 agents an hour).
+        grows ×5(L² − 1) per agent: 4 agents on 5 × 5 take about 25 s, 5 agents 50 minutes).
         """
         if self.config.reference != "exact" or not net_exact.within_limit(self):
             return None
