@@ -164,8 +164,16 @@ def votes_per_iteration(suite: Suite, spec: Any) -> float:
         assert pairs % suite.settings.iterations == 0
         params = {**algorithm.params, "pairs": pairs // suite.settings.iterations}
         algorithm = dataclasses.replace(algorithm, params=params)
+    environment = spec.environment
+    cheap = {**CHEAP_REFERENCES.get(environment.name, {}), **environment.params}
     small = dataclasses.replace(
-        spec, algorithm=algorithm, iterations=2, eval_every=2, eval_episodes=8, seed=0
+        spec,
+        algorithm=algorithm,
+        environment=dataclasses.replace(environment, params=cheap),
+        iterations=2,
+        eval_every=2,
+        eval_episodes=8,
+        seed=0,
     )
     queries = run(small)["queries"][-1]
     return queries if spec.algorithm.name in OFFLINE else queries / 2
