@@ -145,7 +145,8 @@ def test_the_key_holds_the_code_fingerprint(monkeypatch: pytest.MonkeyPatch) -> 
     assert reference_cache.instance_key(registration, config, network) != key
 
 
-SUITE = """
+SMALL_NET_TABLE = "\n".join(f"{k} = {v}" for k, v in SMALL_NET.items())
+SUITE = f"""
 name = "references"
 seeds = 2
 iterations = 2
@@ -154,17 +155,11 @@ eval_episodes = 32
 
 [[environment]]
 name = "net-gridworld"
-n_agents = 3
-size = 3
-horizon = 8
-collision_penalty = 2.0
+{SMALL_NET_TABLE}
 
 [[environment]]
 name = "net-gridworld"
-n_agents = 3
-size = 3
-horizon = 8
-collision_penalty = 2.0
+{SMALL_NET_TABLE}
 reference = "greedy"
 
 [[environment]]
