@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 import zobench.testing
+from zobench.bench.reference_cache import CACHE_VARIABLE
 from zobench.plugins import reset_host
+from zobench_plugins.environments import net_exact
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_SRC = REPO / "plugins" / "zobench-example" / "src"
@@ -24,6 +26,44 @@ EXAMPLE_SRC = REPO / "plugins" / "zobench-example" / "src"
 
 # Variables that change which plugins load; cleared so the developer's shell cannot change results.
 PLUGIN_VARIABLES = ("ZOBENCH_PLUGINS", "ZOBENCH_DISABLE_PLUGINS", "ZOBENCH_STRICT_PLUGINS")
+
+
+TEST_DP_LIMIT = 2_000_000_000
+"""Most multiply-adds of an exact dynamic program a test may run (about 2 s): the default
+4-agent net-gridworld (2·10¹⁰, ~25 s) is for users, once per machine, not for every CI run."""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_reference_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Exact optima and bounds cached in this session's own folder, never the user's cache.
+
+    Set in the environment, so subprocesses and executor workers use it too.
+    """
+    patch = pytest.MonkeyPatch()
+    patch.setenv(CACHE_VARIABLE, str(tmp_path_factory.mktemp("zobench-cache")))
+    yield
+    patch.undo()
+
+
+@pytest.fixture(autouse=True)
+def _no_costly_exact_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail a test that would run net-gridworld's exact dynamic program on a large instance.
+
+    Such a test should use a smaller instance or ``reference = "greedy"``. (This process only:
+    executor workers and subprocesses are not guarded.)
+    """
+    exact = net_exact.optimal_value
+
+    def guarded(env: object) -> float:
+        cost = net_exact.exact_cost(env.n_agents, env.n_states, env.n_actions, env.horizon)  # type: ignore[attr-defined]
+        if TEST_DP_LIMIT < cost <= net_exact.EXACT_LIMIT:  # past the limit it refuses itself
+            raise RuntimeError(
+                f"a test ran the exact dynamic program of a large net-gridworld ({cost:.2g} "
+                "multiply-adds): use a smaller instance or reference = 'greedy'"
+            )
+        return exact(env)
+
+    monkeypatch.setattr(net_exact, "optimal_value", guarded)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -55,7 +55,11 @@ def test_the_gridworld_learners_learn_with_their_defaults(tmp_path: Path) -> Non
 
 
 def test_the_networked_learners_learn_with_their_defaults(tmp_path: Path) -> None:
-    scores = final_scores(tmp_path, "home-net", "net-gridworld", ["dzopg", "sac"])
+    # the greedy reference, which is optimal on this instance (the exact optimum agrees to MC
+    # noise) and spares CI the exact optimum's 25 s dynamic program
+    scores = final_scores(
+        tmp_path, "home-net", "net-gridworld", ["dzopg", "sac"], reference='"greedy"'
+    )
     assert min(scores.values()) >= THRESHOLD, scores
 
 

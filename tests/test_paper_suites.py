@@ -2,7 +2,8 @@
 
 The smoke variant is the registered suite itself, parsed through the registry, with only its
 budget shrunk (:func:`smoke`): 2 seeds, a few iterations, few evaluation episodes, at most
-:data:`MAX_PAIRS` pairs/comparisons and :data:`MAX_AGENTS` agents. Components, links,
+:data:`MAX_PAIRS` pairs/comparisons and :data:`MAX_AGENTS` agents, and cheap references
+(:data:`CHEAP_REFERENCES`). Components, links,
 topologies, grids and every other setting are the suite's own, so a suite that names a missing
 plugin, sets an invalid value or breaks a component at run time fails here.
 """
@@ -39,10 +40,12 @@ PAPER_SUITES = (
     "dzopg-pp-trials",
     "dzopg-pp-kappa",
     "dzopg-scaling",
+    "dzopg-scaling-normalization",
 )
 """The suites of issue 9: one per claim group of the ZPG and DZOPG papers (plus Z1 under more
-transition noise, where the paper's argument against DPO should bite, and Z3's cost half on a
-larger grid, where a block-coordinate saving can show)."""
+transition noise, where the paper's argument against DPO should bite, Z3's cost half on a larger
+grid, where a block-coordinate saving can show, and issue 20's companion of the scaling suite
+under both of dzopg's normalizations)."""
 
 TUNING_SEEDS = {0, 1, 2}
 SMOKE = {"seeds": 2, "iterations": 4, "eval_every": 2, "eval_episodes": 8}
@@ -73,8 +76,15 @@ def _shrink(value: Any, key: str) -> Any:
     return min(value, SHRUNK_KEYS[key]) if key in SHRUNK_KEYS else value
 
 
+CHEAP_REFERENCES = {"net-gridworld": {"reference": "greedy"}}
+"""Environment settings a smoke run adds: net-gridworld's exact optimum is a 25 s dynamic program
+at 4 agents, once per instance and network (tests/networked/test_net_exact.py tests it)."""
+
+
 def _small_entry(entry: Entry) -> Entry:
     params = {k: _shrink(v, k) for k, v in entry.params.items()}
+    if entry.table == "environment":
+        params = {**CHEAP_REFERENCES.get(entry.name, {}), **params}
     # dict.fromkeys keeps the grid's order and drops values the cap made equal.
     grid = {k: list(dict.fromkeys(_shrink(v, k) for v in vs)) for k, vs in entry.grid.items()}
     return dataclasses.replace(entry, params=params, grid=grid)
@@ -156,8 +166,16 @@ def votes_per_iteration(suite: Suite, spec: Any) -> float:
         assert pairs % suite.settings.iterations == 0
         params = {**algorithm.params, "pairs": pairs // suite.settings.iterations}
         algorithm = dataclasses.replace(algorithm, params=params)
+    environment = spec.environment
+    cheap = {**CHEAP_REFERENCES.get(environment.name, {}), **environment.params}
     small = dataclasses.replace(
-        spec, algorithm=algorithm, iterations=2, eval_every=2, eval_episodes=8, seed=0
+        spec,
+        algorithm=algorithm,
+        environment=dataclasses.replace(environment, params=cheap),
+        iterations=2,
+        eval_every=2,
+        eval_episodes=8,
+        seed=0,
     )
     queries = run(small)["queries"][-1]
     return queries if spec.algorithm.name in OFFLINE else queries / 2

@@ -21,6 +21,7 @@ import numpy as np
 
 # the contracts speak in the kernel's types (re-exported: zobench.api.TransitionTables)
 from zobench.sim.types import Channel, StepTable, TransitionTables, channels
+from zobench.sim.types import ReferenceKind as ReferenceKind  # what normalized scores' 1 is
 from zobench.space import TUNE_METADATA, SearchSpace
 
 if TYPE_CHECKING:
@@ -202,8 +203,36 @@ class Environment(Component[ConfigT]):
     def reference_policy(self) -> np.ndarray | None:
         """Parameters ``θ`` of a known (near-)optimal policy, when no tables exist.
 
-        Its Monte Carlo value serves as the "optimal" reference for normalized scores, labelled as
-        an approximation in the results. ``None`` means no reference is known.
+        Without :meth:`exact_optimum` or :meth:`optimum_bounds`, its Monte Carlo value serves as
+        the "optimal" reference for normalized scores, labelled "approximate" in the results;
+        with bounds that leave the lower end open, its value is that lower end. ``None`` means
+        no reference is known.
+        """
+        return None
+
+    def exact_optimum(self) -> float | None:
+        """The exact optimal J of this instance (connected to its network), or ``None``.
+
+        The best J of any policy, joint and time-dependent ones included, computed exactly (by
+        dynamic programming over structure that the joint tables of :meth:`tables` cannot
+        hold). Normalized scores then use it, labelled "exact". The core calls it once per
+        instance and caches the result on disk, keyed by the environment's resolved config, the
+        network and the code fingerprint of the environment's modules, so it may take minutes
+        once; return ``None`` quickly when the instance is beyond what you can compute.
+        Environments with :meth:`tables` need not implement it: the core's dynamic program over
+        the tables is exact already.
+        """
+        return None
+
+    def optimum_bounds(self) -> tuple[float | None, float] | None:
+        """A certified bracket ``(lower, upper)`` on the optimal J of this instance, or ``None``.
+
+        ``upper`` must be proven: no policy's J exceeds it (a relaxation, say). ``lower`` is a
+        value some policy is known to reach, or ``None`` for the Monte Carlo value of
+        :meth:`reference_policy` as the core evaluates it. Asked only when
+        :meth:`exact_optimum` gives nothing; normalized scores then use ``upper`` (1 = the
+        bound, which no learner can exceed) and results say "certified bound [lower, upper]".
+        Cached on disk like :meth:`exact_optimum`.
         """
         return None
 

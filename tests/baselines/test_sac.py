@@ -134,6 +134,7 @@ def test_sac_learns_net_gridworld():
         curve = zobench.run_one(
             algorithm="sac",
             environment="net-gridworld",
+            environment_params={"reference": "greedy"},  # as measured; no 25 s exact optimum
             seed=seed,
             iterations=200,
             eval_every=200,

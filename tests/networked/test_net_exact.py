@@ -58,8 +58,17 @@ def test_no_policy_beats_the_optimum() -> None:
         assert net_exact.policy_value(env, theta) <= best + 1e-12
 
 
-def test_the_memory_bound_refuses_what_it_cannot_hold() -> None:
-    assert net_exact.exact_size(4, 25, 5) < net_exact.EXACT_LIMIT
+def test_the_limit_refuses_what_would_take_too_long() -> None:
+    # 4 agents on 5x5 at H = 20 fit (about 25 s); a fifth agent multiplies the work by 120
+    assert net_exact.exact_cost(4, 25, 5, 20) < net_exact.EXACT_LIMIT
     env = connected(5, 5, {})
     with pytest.raises(ValueError, match="exact limit"):
         net_exact.optimal_value(env)
+    assert env.exact_optimum() is None  # the environment then offers no exact optimum
+
+
+def test_the_exact_optimum_is_offered_within_the_limit_unless_greedy_is_asked_for() -> None:
+    env = connected(3, 3, {"collision_penalty": 2.0})
+    assert env.tables() is None  # too large for joint tables: the per-agent program serves
+    assert env.exact_optimum() == net_exact.optimal_value(env)
+    assert connected(3, 3, {"reference": "greedy"}).exact_optimum() is None

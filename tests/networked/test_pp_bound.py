@@ -56,3 +56,37 @@ def test_the_bound_is_tight_for_one_predator_next_to_one_prey() -> None:
     )
     returns = episode_returns(env, env.reference_policy(), seed=0)
     assert returns.mean() == pytest.approx(pp_bound.upper_bound(env), abs=1e-6)
+
+
+@pytest.mark.parametrize("settings", INSTANCES[1:])
+def test_no_episode_of_a_learned_policy_exceeds_the_bound(settings: dict) -> None:
+    # oracle-pg learns from true rewards (REINFORCE): 30 iterations move it well past uniform
+    from zobench.sim.problem import build_problem
+    from zobench_plugins.algorithms.references import OracleConfig, OraclePG
+
+    env = zobench.make("environment", "predator-prey", **settings)
+    network = zobench.make("topology", "chain").build(env.n_agents, np.random.default_rng(0))
+    env.connect(network)
+    problem = build_problem(
+        env,
+        zobench.make("preference-model", "bradley-terry"),
+        network=network,
+        seed=0,
+        consumes=OraclePG.consumes,
+    )
+    learner = OraclePG(OracleConfig(episodes=32), problem)
+    for _ in range(30):
+        learner.step()
+    learned = zobench.make("environment", "predator-prey", **settings)
+    returns = episode_returns(learned, learner.theta, seed=5)
+    bound = pp_bound.upper_bound(learned)
+    assert returns.max() <= bound + 1e-9
+    uniform = episode_returns(learned, np.zeros_like(learner.theta), seed=5).mean()
+    assert returns.mean() > uniform  # it did learn something, so the check is not vacuous
+
+
+def test_the_environment_offers_the_bound_unless_greedy_is_asked_for() -> None:
+    env = zobench.make("environment", "predator-prey")
+    assert env.exact_optimum() is None
+    assert env.optimum_bounds() == (None, pp_bound.upper_bound(env))
+    assert zobench.make("environment", "predator-prey", reference="greedy").optimum_bounds() is None

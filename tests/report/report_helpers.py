@@ -47,8 +47,10 @@ def curve(
             "wall_s": it * 0.01 + 0.001 * seed,
             "score": score,
             "score_normalized": score / 10 if normalized else [None] * it.size,
+            # the gridworld's reference is its exact optimum (tables); "chain" has none
+            "ref_kind": ["exact" if normalized else None] * it.size,
         },
-        schema_overrides={"score_normalized": pl.Float64},
+        schema_overrides={"score_normalized": pl.Float64, "ref_kind": pl.String},
     )
     if update_per_iteration is None:
         return frame

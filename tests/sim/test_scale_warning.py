@@ -37,4 +37,6 @@ def test_a_saturating_scale_warns_once_and_names_the_setting() -> None:
 @pytest.mark.usefixtures("clean_plugin_env")
 @pytest.mark.parametrize(("environment", "scale"), [("gridworld", 1.0), ("net-gridworld", 1.0)])
 def test_a_sane_scale_does_not_warn(environment: str, scale: float) -> None:
-    assert scale_warnings(environment, scale) == []
+    # net-gridworld's greedy reference: its exact optimum (25 s) is not what is tested here
+    params = {"reference": "greedy"} if environment == "net-gridworld" else {}
+    assert scale_warnings(environment, scale, **params) == []

@@ -109,3 +109,38 @@ def test_references_without_tables(gridworld, monkeypatch):
     refs = ev.references(gridworld, episodes=200, seed=0)
     assert not refs.optimal_exact
     assert refs.optimal > refs.uniform
+    assert refs.kind == "approximate"
+
+
+def test_references_take_the_strongest_the_environment_offers(gridworld, monkeypatch):
+    true_optimum = ev.optimal_value(gridworld.tables(), gridworld.horizon, gridworld.gamma)
+    monkeypatch.setattr(gridworld, "tables", lambda: None)
+    greedy = np.zeros((1, 25, 4))
+    greedy[..., 1] = greedy[..., 3] = 5.0
+    monkeypatch.setattr(gridworld, "reference_policy", lambda: greedy)
+    asked: list[str] = []
+
+    def memo(what, compute):
+        asked.append(what)
+        return compute()
+
+    # a certified bracket whose lower end is left to the reference policy's Monte Carlo value
+    monkeypatch.setattr(gridworld, "optimum_bounds", lambda: (None, true_optimum + 1.0))
+    refs = ev.references(gridworld, episodes=200, seed=0, memo=memo)
+    assert refs.kind == "certified bound"
+    assert refs.optimal == true_optimum + 1.0
+    greedy_value = ev.monte_carlo_value(gridworld, greedy, episodes=200, seed=0)[0]
+    assert refs.lower == greedy_value
+    assert refs.normalise(refs.optimal) == pytest.approx(1.0)
+    assert asked == ["exact optimum", "optimum bounds"]
+    # an exact optimum wins over the bracket, and the bracket is then not asked for
+    monkeypatch.setattr(gridworld, "exact_optimum", lambda: true_optimum)
+    asked.clear()
+    refs = ev.references(gridworld, episodes=200, seed=0, memo=memo)
+    assert (refs.kind, refs.optimal, refs.lower) == ("exact", true_optimum, None)
+    assert refs.optimal_exact
+    assert asked == ["exact optimum"]
+    # an environment's broken number is refused, not normalized by
+    monkeypatch.setattr(gridworld, "exact_optimum", lambda: float("nan"))
+    with pytest.raises(ValueError, match="not a finite number"):
+        ev.references(gridworld, episodes=200, seed=0)

@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from zobench import api
+from zobench.bench import reference_cache
 from zobench.bench.identity import with_preset
 from zobench.bench.spec import ComponentSpec, RunSpec
 from zobench.config import validate
@@ -48,12 +49,17 @@ REFERENCE_COLUMNS: dict[str, pl.DataType] = {
     "ref_uniform": pl.Float64(),
     "ref_optimal": pl.Float64(),
     "ref_optimal_exact": pl.Boolean(),
+    "ref_kind": pl.String(),
+    "ref_lower": pl.Float64(),
     "reward_span": pl.Float64(),
     "reward_span_source": pl.String(),
 }
-"""What ``score_normalized`` was normalized by: the uniform policy's J, the optimal J (null when
-unknown) and whether that optimum is exact (dynamic programming) or the Monte Carlo value of the
-environment's reference policy, an approximation a learner can exceed. Then the environment's
+"""What ``score_normalized`` was normalized by: the uniform policy's J; the J that scores 1
+(null when unknown); whether that is the exact optimum; its kind, ``ref_kind``: ``"exact"``
+(dynamic programming over the tables, or the environment's exact optimum), ``"certified bound"``
+(a proven upper bound on the optimum, which the optimum lies below and ``ref_lower``, the best
+known policy's value, lies above) or ``"approximate"`` (the Monte Carlo value of the
+environment's reference policy, which a learner can exceed). Then the environment's
 per-step reward span, which bounds preference-only learners' return differences, and where it
 came from (``Environment.reward_span_source``: declared, the user's setting, or a build-time
 probe charged to no algorithm). Constant within a run."""
@@ -102,19 +108,24 @@ _instances: OrderedDict[tuple[Any, ...], tuple[Any, evaluate.References]] = Orde
 
 
 def _instance_references(
-    instance: tuple[Any, ...], env: api.Environment, episodes: int, seed: int
+    instance: tuple[Any, ...],
+    env: api.Environment,
+    episodes: int,
+    seed: int,
+    memo: evaluate.Memo | None = None,
 ) -> tuple[api.TransitionTables | None, evaluate.References]:
     """``env``'s tables and references, computed once per process for each problem instance.
 
     ``instance`` identifies what they depend on: the environment's and topology's classes and
-    resolved configs, and the run's seed (which seeds the network and the evaluation).
+    resolved configs, and the run's seed (which seeds the network and the evaluation). ``memo``
+    keeps the environment's exact optimum or bounds across processes (on disk).
     """
     key = (*instance, episodes)
     if key in _instances:
         _instances.move_to_end(key)
         return _instances[key]
     tables = env.tables()
-    refs = evaluate.references(env, episodes=episodes, seed=seed, tables=tables)
+    refs = evaluate.references(env, episodes=episodes, seed=seed, tables=tables, memo=memo)
     _instances[key] = (tables, refs)
     if len(_instances) > INSTANCE_CACHE_SIZE:
         _instances.popitem(last=False)
@@ -133,7 +144,9 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
     revealed rewards — the cost a cheaper estimator can save), then the last step's
     diagnostics as ``diag_<key>`` (null at iteration 0). ``score_normalized`` is
     (J − J_uniform) / (J_optimal − J_uniform), null when no optimum is known; the
-    :data:`REFERENCE_COLUMNS` after it say what it was normalized by.
+    :data:`REFERENCE_COLUMNS` after it say what it was normalized by. An environment's exact
+    optimum or certified bounds are computed once per instance and kept on disk
+    (:mod:`zobench.bench.reference_cache`).
 
     Raises :class:`RunFailed` when θ or a score is NaN or infinite, and the usual
     :class:`~zobench.errors.ZobenchError` subclasses for unknown names or bad parameters.
@@ -166,7 +179,10 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
     )
     eval_seed = evaluation_seed(spec.seed)
     instance = (env_cls, repr(env_config), topo_cls, repr(topo_config), spec.seed)
-    tables, refs = _instance_references(instance, env, spec.eval_episodes, eval_seed)
+    on_disk = reference_cache.memo(
+        get_host().get("environment", spec.environment.name), env_config, network
+    )
+    tables, refs = _instance_references(instance, env, spec.eval_episodes, eval_seed, on_disk)
     # the algorithm sees only the problem's facade; the ledger recorded below is the core's own
     algorithm: api.Algorithm = algo_cls(algo_config, simulation.problem)
     ledger = simulation.ledger
@@ -203,6 +219,8 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
             "ref_uniform": refs.uniform,
             "ref_optimal": refs.optimal,
             "ref_optimal_exact": refs.optimal_exact if refs.optimal is not None else None,
+            "ref_kind": refs.kind,
+            "ref_lower": refs.lower,
             "reward_span": float(env.reward_span),
             "reward_span_source": str(env.reward_span_source),
         }

@@ -34,7 +34,8 @@ _RANK_BY = click.option(
 
 def _section_table(section: leaderboard.Section) -> Table:
     table = Table(
-        title=f"{escape(section.title)} — {leaderboard.scale_text(section.kind)}",
+        title=f"{escape(section.title)} — "
+        f"{leaderboard.scale_text(section.kind, reference=section.reference)}",
         title_justify="left",
     )
     for column in leaderboard.table_columns(section):

@@ -280,24 +280,57 @@ def entry_name(row: dict[str, Any], algorithm_settings: list[str]) -> str:
     return f"{row['label']} ({', '.join(extra)})" if extra else row["label"]
 
 
+REFERENCE_COLUMNS: tuple[str, ...] = (
+    "ref_kind",
+    "ref_uniform",
+    "ref_optimal",
+    "ref_lower",
+    "ref_optimal_exact",
+)
+"""What a run's normalized score was normalized by (the runner's reference columns), kept per run
+in :func:`final_scores` where present."""
+
+
+def with_reference_kind(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with ``ref_kind`` for every row: as recorded, or derived where it can be.
+
+    Runs recorded before reference kinds existed have only ``ref_optimal_exact``: true means
+    ``"exact"`` (dynamic programming over the tables); false means ``"approximate"``, the only
+    other reference then (the Monte Carlo value of the reference policy). Null where neither
+    column says (no optimum, or a run older still).
+    """
+    if "ref_optimal_exact" not in frame.columns:
+        derived = pl.lit(None, dtype=pl.String)
+    else:
+        exact = pl.col("ref_optimal_exact")
+        derived = (
+            pl.when(exact).then(pl.lit("exact")).when(exact.not_()).then(pl.lit("approximate"))
+        )
+    if "ref_kind" in frame.columns:
+        return frame.with_columns(pl.coalesce(pl.col("ref_kind"), derived).alias("ref_kind"))
+    return frame.with_columns(derived.alias("ref_kind"))
+
+
 def final_scores(frame: pl.DataFrame, last: int = 1) -> pl.DataFrame:
     """One row per run of a :func:`long_frame`: identifiers, settings, ``entry``, final values.
 
     ``score`` and ``score_normalized`` are the means of the last ``last`` evaluations
-    (:func:`stats.final_score`); the ledger columns, ``wall_s`` and ``update_s`` are the last row's, i.e. what
-    the run spent in all. ``value`` is the normalized final score, or the raw one in groups where
+    (:func:`stats.final_score`); the ledger columns, ``wall_s`` and ``update_s`` are the last
+    row's, i.e. what the run spent in all; the :data:`REFERENCE_COLUMNS` present are the run's
+    (``ref_kind`` always, see :func:`with_reference_kind`). ``value`` is the normalized final
+    score, or the raw one in groups where
     some run has no normalized score (``value_kind`` says which), so a group never mixes scales.
     """
     if last < 1:
         raise ZobenchError(f"--last must be at least 1, got {last}")
-    frame = frame.sort(["run_id", "iteration"])
+    frame = with_reference_kind(frame).sort(["run_id", "iteration"])
     tail = frame.group_by("run_id", maintain_order=True).tail(last)
     ledger = [c for c in (*BUDGETS, "wall_s", "update_s") if c in frame.columns]
     keys = [c for c in identifiers_and_settings(frame) if c != "run_id"]
     final = tail.group_by("run_id", maintain_order=True).agg(
         *(pl.col(c).first() for c in keys),
         *(pl.col(c).last() for c in ledger),
-        *(pl.col(c).first() for c in ("ref_optimal_exact",) if c in frame.columns),
+        *(pl.col(c).first() for c in REFERENCE_COLUMNS if c in frame.columns),
         pl.col("score").mean(),
         pl.when(pl.col("score_normalized").null_count() == 0)
         .then(pl.col("score_normalized").mean())

@@ -319,8 +319,10 @@ def _side(
         values = _quantity_values(finals, board, rows, quantity)
         if np.isnan(values).any():
             raise ZobenchError(f"{board}: '{entry}' has no score at {quantity}")
-    exact = rows.get_column("ref_optimal_exact") if "ref_optimal_exact" in rows.columns else None
-    approximate = exact is not None and not bool(exact.fill_null(True).all())
+    # a certified bound is no approximation (a score cannot exceed it); runs recording no
+    # reference at all are not flagged, as before reference kinds existed
+    kinds = rows.get_column("ref_kind") if "ref_kind" in rows.columns else None
+    approximate = kinds is not None and bool((kinds == "approximate").any())
     seeds = tuple(int(s) for s in rows.get_column("seed").to_list())
     return Side(board, entry, seeds, values.astype(float), approximate and not cost)
 

@@ -10,6 +10,7 @@ import hashlib
 import html
 import math
 import re
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -65,16 +66,60 @@ def group_title(task: dict[str, Any]) -> str:
     return " · ".join(names) + (f" ({', '.join(settings)})" if settings else "")
 
 
-def scale_text(kind: str, *, approximate: bool = False) -> str:
-    """What a group's scores are: normalized (against an exact or approximate optimum), or raw."""
-    if kind == "normalized" and approximate:
+def scale_text(kind: str, *, reference: str = "exact") -> str:
+    """What a group's scores are: normalized (to what, by the group's reference kind), or raw.
+
+    ``reference`` is the group's :func:`reference_text` (or a bare kind).
+    """
+    if kind != "normalized":
+        return "raw score (no reference to normalize by in this group)"
+    if reference.startswith("certified bound"):
+        return (
+            "normalized score (0 = uniform policy, 1 = a certified upper bound on the optimal "
+            "value, which no policy exceeds; the optimum lies within the bound's bracket)"
+        )
+    if reference == "exact":
+        return "normalized score (0 = uniform policy, 1 = the exact optimum)"
+    if reference == "approximate":
         return (
             "normalized score (0 = uniform policy, 1 = the Monte Carlo value of the "
             "environment's reference policy: an approximate optimum, which a learner can exceed)"
         )
-    if kind == "normalized":
-        return "normalized score (0 = uniform policy, 1 = optimal policy)"
-    return "raw score (no reference to normalize by in this group)"
+    if reference == "not recorded":
+        return (
+            "normalized score (0 = uniform policy, 1 = an optimum of a kind the runs do not record)"
+        )
+    return f"normalized score (0 = uniform policy, 1 = each run's own reference: {reference})"
+
+
+def reference_text(finals: Any) -> str:
+    """The reference of a group of runs (a final-scores frame): what boards say for it.
+
+    ``"exact"``, ``"certified bound [lower, upper]"`` (raw values of J: the mean lower end over
+    the runs — the reference policy's Monte Carlo value — and the largest upper bound),
+    ``"approximate"``, or, for runs of different kinds, each kind with its count of runs
+    (``"mixed: exact (10 runs), approximate (10 runs)"``). ``"not recorded"`` for runs whose
+    records say nothing.
+    """
+    kinds = finals.get_column("ref_kind").fill_null("not recorded")
+    counts = {str(k): n for k, n in Counter(kinds.to_list()).items()}
+    texts = {}
+    for kind in counts:
+        text = kind
+        if kind == "certified bound" and "ref_optimal" in finals.columns:
+            rows = finals.filter(kinds == kind)
+            upper = float(rows.get_column("ref_optimal").max())
+            lower: list[float] = []
+            if "ref_lower" in rows.columns:
+                lower = rows.get_column("ref_lower").drop_nulls().to_list()
+            low = number(float(np.mean(lower)), 3) if lower else "?"
+            text = f"certified bound [{low}, {number(upper, 3)}]"
+        texts[kind] = text
+    if len(texts) == 1:
+        return next(iter(texts.values()))
+    order = ["exact", "certified bound", "approximate", "not recorded"]
+    parts = sorted(texts, key=lambda k: order.index(k) if k in order else len(order))
+    return "mixed: " + ", ".join(f"{texts[k]} ({counts[k]} runs)" for k in parts)
 
 
 def natural_key(text: str) -> list[tuple[int, float, str]]:

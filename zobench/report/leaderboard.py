@@ -32,6 +32,7 @@ from zobench.report.formatting import escape as escape
 from zobench.report.formatting import group_title as group_title
 from zobench.report.formatting import natural_key as natural_key
 from zobench.report.formatting import number as number
+from zobench.report.formatting import reference_text as reference_text
 from zobench.report.formatting import scale_text as scale_text
 from zobench.report.formatting import slug as slug
 
@@ -86,8 +87,14 @@ class Section:
     settings: tuple[list[str], dict[str, list[str]]]
     """Fixed settings written in the suite: the group's, and each label's own."""
     plots: list[Plot] = field(default_factory=list)
-    approximate: bool = False
-    """True when some run's optimum was the reference policy's Monte Carlo value."""
+    reference: str = "exact"
+    """What the group's scores are normalized by (:func:`formatting.reference_text`): "exact",
+    "certified bound [lower, upper]", "approximate", or the kinds of a mixed group."""
+
+    @property
+    def approximate(self) -> bool:
+        """True when some run's optimum was the reference policy's Monte Carlo value."""
+        return "approximate" in self.reference or "not recorded" in self.reference
 
     @property
     def title(self) -> str:
@@ -156,8 +163,6 @@ def _section(
         {e.entry: e for e in analysis.entry_stats(learning, f"at_{i}")}
         for i in range(len(view.rungs))
     ]
-    exact = group.get_column("ref_optimal_exact") if "ref_optimal_exact" in group.columns else None
-    approximate = exact is not None and bool((exact == False).any())  # noqa: E712 (polars)
     section = Section(
         task,
         kind,
@@ -169,7 +174,7 @@ def _section(
         rungs,
         budgets.threshold_stats(group, view),
         analysis.fixed_settings(records, group),
-        approximate=approximate,
+        reference=reference_text(group) if kind == "normalized" else "",
     )
     entries = section.entries
     stem = f"{PLOTS}/{slug(section.title, json.dumps(task, sort_keys=True, default=str))}"
@@ -519,9 +524,10 @@ def _preamble(board: Leaderboard) -> str:
 
 
 def _section_markdown(section: Section) -> list[str]:
-    scale = scale_text(section.kind, approximate=section.approximate)
+    scale = scale_text(section.kind, reference=section.reference)
     links = " · ".join(f"[{p.text}]({p.path})" for p in section.plots)
-    lines = ["", f"## {escape(section.title)}", "", f"Scores: {scale}.", ""]
+    reference = f" Reference: {section.reference}." if section.reference else ""
+    lines = ["", f"## {escape(section.title)}", "", f"Scores: {scale}.{reference}", ""]
     shared, own = section.settings
     if shared or own:
         parts = [f"{escape(e)}: {escape(', '.join(v))}" for e, v in own.items()]

@@ -8,13 +8,16 @@ on the same episodes (common random numbers across algorithms and iterations).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from zobench.sim import policy
 from zobench.sim.rollout import rollout
-from zobench.sim.types import EnvironmentLike, TransitionTables
+from zobench.sim.types import EnvironmentLike, ReferenceKind, TransitionTables
 
 MC_CHUNK_VALUES = 1 << 22
 """Rewards held in memory at once by Monte Carlo evaluation (chunks of episodes)."""
@@ -133,14 +136,25 @@ def uniform_value(
 
 @dataclass(frozen=True)
 class References:
-    """Reference values that normalise scores: 0 = uniform policy, 1 = optimal."""
+    """Reference values that normalise scores: 0 = uniform policy, 1 = :attr:`optimal`."""
 
     uniform: float
     optimal: float | None
-    """Optimal J, or ``None`` when the environment offers neither tables nor a reference policy."""
-    optimal_exact: bool
-    """True when ``optimal`` comes from dynamic programming; False for a Monte Carlo estimate of
-    the environment's reference policy (an approximation, labelled so in results)."""
+    """What a normalized score's 1 is (see :attr:`kind`), or ``None`` when the environment offers
+    no tables, exact optimum, bound or reference policy."""
+    kind: ReferenceKind | None
+    """``"exact"``: the optimal J (dynamic programming over the tables, or the environment's
+    :meth:`exact_optimum`); ``"certified bound"``: the upper end of a certified bracket (the
+    environment's :meth:`optimum_bounds`); ``"approximate"``: the Monte Carlo value of the
+    environment's reference policy, which a learner can exceed. ``None`` without an optimum."""
+    lower: float | None = None
+    """With a certified bound, the lower end of the bracket (the optimum lies in
+    ``[lower, optimal]``): a value some policy is known to reach; ``None`` otherwise."""
+
+    @property
+    def optimal_exact(self) -> bool:
+        """True when :attr:`optimal` is the exact optimum."""
+        return self.kind == "exact"
 
     def normalise(self, value: float) -> float | None:
         """(J − uniform) / (optimal − uniform), or ``None`` without a usable optimum."""
@@ -149,20 +163,59 @@ class References:
         return (value - self.uniform) / (self.optimal - self.uniform)
 
 
+Memo = Callable[[str, Callable[[], Any]], Any]
+"""``memo(what, compute)``: ``compute()``'s result, possibly remembered from an earlier call for
+the same instance (the runner passes a disk cache keyed by the instance's content hash)."""
+
+
+def _computed(what: str, compute: Callable[[], Any]) -> Any:
+    """The trivial :data:`Memo`: compute every time."""
+    return compute()
+
+
+def _finite(value: Any, what: str, env: EnvironmentLike) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{env.name}: its {what} is {number}, not a finite number")
+    return number
+
+
 def references(
     env: EnvironmentLike,
     *,
     episodes: int,
     seed: int,
     tables: TransitionTables | None = None,
+    memo: Memo | None = None,
 ) -> References:
-    """Uniform and optimal references of ``env`` (tables are fetched when not given)."""
+    """Uniform and optimal references of ``env`` (tables are fetched when not given).
+
+    The optimum, strongest first: dynamic programming over the tables; the environment's
+    :meth:`exact_optimum`; its certified :meth:`optimum_bounds` (normalized to the upper end;
+    a lower end it leaves open is its reference policy's Monte Carlo value); the Monte Carlo
+    value of its :meth:`reference_policy` (approximate). ``memo`` remembers the environment's
+    own (possibly costly) computations; the Monte Carlo values use ``seed`` and ``episodes``.
+    """
+    remember = memo or _computed
     tables = env.tables() if tables is None else tables
     uniform = uniform_value(env, tables=tables, episodes=episodes, seed=seed)
     if tables is not None:
-        return References(uniform, optimal_value(tables, env.horizon, env.gamma), True)
+        return References(uniform, optimal_value(tables, env.horizon, env.gamma), "exact")
+    exact = remember("exact optimum", env.exact_optimum)
+    if exact is not None:
+        return References(uniform, _finite(exact, "exact optimum", env), "exact")
     theta = env.reference_policy()
-    if theta is None:
-        return References(uniform, None, False)
-    optimal, _ = monte_carlo_value(env, theta, episodes=episodes, seed=seed)
-    return References(uniform, optimal, False)
+
+    def reference_value() -> float | None:
+        if theta is None:
+            return None
+        return monte_carlo_value(env, theta, episodes=episodes, seed=seed)[0]
+
+    bounds = remember("optimum bounds", env.optimum_bounds)
+    if bounds is not None:
+        lower, upper = bounds
+        upper = _finite(upper, "certified upper bound", env)
+        lower = reference_value() if lower is None else _finite(lower, "lower bound", env)
+        return References(uniform, upper, "certified bound", lower=lower)
+    optimal = reference_value()
+    return References(uniform, optimal, None if optimal is None else "approximate")

@@ -156,6 +156,16 @@ class TripwiredEnvironment:
         """The wrapped environment's reference policy."""
         return self._env.reference_policy()
 
+    @_core_only("environment.exact_optimum()", "model")
+    def exact_optimum(self) -> float | None:
+        """The wrapped environment's exact optimum."""
+        return self._env.exact_optimum()
+
+    @_core_only("environment.optimum_bounds()", "model")
+    def optimum_bounds(self) -> tuple[float | None, float] | None:
+        """The wrapped environment's certified bracket on the optimum."""
+        return self._env.optimum_bounds()
+
 
 class RewardTable:
     """The rewards of every batch the problem rolled out, keyed by the batch itself.

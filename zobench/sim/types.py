@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
@@ -49,6 +49,17 @@ def channels(declared: Any) -> frozenset[Channel]:
             f"{', '.join(sorted(c.value for c in Channel))}"
         )
     return frozenset(Channel(n) for n in names)
+
+
+ReferenceKind = Literal["exact", "certified bound", "approximate"]
+"""What a normalized score's 1 is: ``"exact"``, the optimal J by dynamic programming or the
+environment's exact computation; ``"certified bound"``, a proven upper bound on the optimal J
+(a learner cannot exceed it; the optimum lies between the best known policy's value and it);
+``"approximate"``, the Monte Carlo value of the environment's reference policy (a learner can
+exceed it)."""
+
+REFERENCE_KINDS: tuple[ReferenceKind, ...] = ("exact", "certified bound", "approximate")
+"""Every :data:`ReferenceKind`, strongest first."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,12 @@ class EnvironmentLike(Protocol):
 
     def reference_policy(self) -> np.ndarray | None:
         """Parameters of a known (near-)optimal policy, or ``None``."""
+
+    def exact_optimum(self) -> float | None:
+        """The exact optimal J of the connected instance, or ``None``."""
+
+    def optimum_bounds(self) -> tuple[float | None, float] | None:
+        """A certified bracket ``(lower or None, upper)`` on the optimal J, or ``None``."""
 
 
 class LinkLike(Protocol):

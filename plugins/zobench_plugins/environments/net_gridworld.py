@@ -22,7 +22,8 @@ Any number of agents: starts that are not listed are placed by a seeded rule (th
 first, then the other cells in a random order drawn from ``layout_seed``; beyond L² − 1 agents
 cells are shared), and ``size = None`` grows the grid to the smallest that gives every agent its
 own start cell. The helpers here (:data:`ACTIONS`, :func:`spread_cells`, :func:`greedy_theta`,
-:func:`fitting_size`) also serve :mod:`zobench_plugins.environments.predator_prey`.
+:func:`fitting_size`, :func:`grid_distances`) also serve
+:mod:`zobench_plugins.environments.predator_prey`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import numpy as np
 import zobench
 from zobench import api
 from zobench.sim import kernel
+from zobench_plugins.environments import net_exact
 
 ACTIONS = np.array([(0, 0), (0, 1), (0, -1), (-1, 0), (1, 0)])
 """(dx, dy) of the actions stay, +y, −y, −x, +x (the author's code, spec §5.4 [C])."""
@@ -97,6 +99,25 @@ def greedy_theta(n_agents: int, next_cells: np.ndarray, cost: np.ndarray) -> np.
     return np.broadcast_to(theta, (n_agents, S, A)).copy()
 
 
+def grid_distances(next_cells: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """Fewest moves from every cell to the nearest of ``sources`` (inf if unreachable).
+
+    Multi-source breadth-first search over the move table ``(S, A)`` (moves are reversible on
+    a grid, so distances to and from the sources agree); each round expands the whole frontier.
+    """
+    S = len(next_cells)
+    distance = np.full(S, np.inf)
+    distance[sources] = 0.0
+    frontier = np.unique(sources)
+    hops = 0
+    while len(frontier):
+        hops += 1
+        reached = np.unique(next_cells[frontier])
+        frontier = reached[np.isinf(distance[reached])]
+        distance[frontier] = hops
+    return distance
+
+
 def joint_digits(count: int, base: int, n_agents: int) -> np.ndarray:
     """Local indices ``(count, n)`` of joint indices 0..count−1 (mixed radix, agent 0 lowest)."""
     return (np.arange(count)[:, None] // base ** np.arange(n_agents)) % base
@@ -156,6 +177,16 @@ class NetGridWorldConfig:
         20, "Episode length of the objective (the code's horizon is 20 too).", source="ours"
     )
     gamma: float = api.param(0.9, "Discount γ of the objective.", source="author-code")
+    reference: Literal["exact", "greedy"] = api.param(
+        "exact",
+        "What a normalized score's 1 is. 'exact': the exact optimum by dynamic programming "
+        "over per-agent contractions (computed once per instance and cached; beyond "
+        "net_exact.EXACT_LIMIT, about 4 agents on 5×5, the greedy policy serves, labelled "
+        "approximate). 'greedy': the Monte Carlo value of the greedy shortest-path policy, an "
+        "approximation a learner can exceed (boards before exact references used it). Where "
+        "joint tables exist (2 agents on 5×5) their optimum is exact either way.",
+        source="ours",
+    )
 
     def __post_init__(self) -> None:
         if self.n_agents < 1:
@@ -183,8 +214,10 @@ class NetGridWorld(api.Environment):
     """n agents on a grid, one absorbing goal, moves calmer as neighbours arrive (DZOPG §5.1).
 
     Vectorized over (batch, agents); the network enters through the 1-hop neighbourhoods of
-    the noise rule. Exact tables exist for tiny joint problems (:data:`TABLE_LIMIT`); otherwise
-    the reference is the greedy shortest-path policy, evaluated by Monte Carlo.
+    the noise rule. Exact tables exist for tiny joint problems (:data:`TABLE_LIMIT`); the exact
+    optimum is computed without them up to :data:`net_exact.EXACT_LIMIT` (the default 4 agents
+    included); beyond, the reference is the greedy shortest-path policy, evaluated by Monte
+    Carlo and labelled approximate.
     """
 
     name = "net-gridworld"
@@ -355,6 +388,16 @@ class NetGridWorld(api.Environment):
     def reference_policy(self) -> np.ndarray:
         """Greedy shortest path: in every cell, the move whose noise-free target is nearest g."""
         return greedy_theta(self.n_agents, self._next[:, :, 0], self._distance)
+
+    def exact_optimum(self) -> float | None:
+        """The exact optimal J by :func:`net_exact.optimal_value`, within its limit.
+
+        ``None`` with ``reference = "greedy"`` or past :data:`net_exact.EXACT_LIMIT` (the work
+        grows ×5(L² − 1) per agent: 4 agents on 5 × 5 take about 25 s, 5 agents 50 minutes).
+        """
+        if self.config.reference != "exact" or not net_exact.within_limit(self):
+            return None
+        return net_exact.optimal_value(self)
 
 
 @zobench.hookimpl

@@ -22,12 +22,14 @@ reaches and this bound; boards report that bracket.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from zobench_plugins.environments.predator_prey import grid_distances
+from zobench_plugins.environments.net_gridworld import grid_distances
 
 
-def upper_bound(env) -> float:  # a PredatorPrey
+def upper_bound(env: Any) -> float:  # a PredatorPrey
     """The relaxation bound on the optimal J (see the module docstring)."""
     c = env.config
     n, H, gamma = env.n_agents, env.horizon, env.gamma

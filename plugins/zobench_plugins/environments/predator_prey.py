@@ -19,8 +19,9 @@ agent's local state (the paper's agents see only their own position), so the env
 a per-episode mask ``(B, n_prey)``: :meth:`reset` starts it full and :meth:`step` removes the
 prey caught. An instance therefore runs one batch of episodes at a time, reset → H steps, which
 is how :mod:`zobench.sim.rollout` drives it; a step on a batch of another size is refused. For
-the same reason there are no exact tables (the joint model would need the mask), and the
-"optimal" reference is the Monte Carlo value of the greedy policy toward the nearest prey.
+the same reason there are no exact tables (the joint model would need the mask). The optimum is
+bracketed instead: above by a certified relaxation bound (:mod:`.pp_bound`), to which scores are
+normalized, below by the Monte Carlo value of the greedy policy toward the nearest prey.
 
 Layout: obstacles, prey and starts that are not listed are drawn by a rule seeded by
 ``layout_seed`` (obstacles redrawn until the free cells are connected; starts distinct while
@@ -30,17 +31,20 @@ free cells last, then shared), so any number of agents works; ``size = None`` gr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 import zobench
 from zobench import api
 from zobench.sim import kernel
+from zobench_plugins.environments import pp_bound
 from zobench_plugins.environments.net_gridworld import (
     ACTIONS,
     coordinates,
     fitting_size,
     greedy_theta,
+    grid_distances,
     spread_cells,
 )
 
@@ -52,25 +56,6 @@ LAYOUT_TRIES = 100
 """Obstacle draws tried before giving up on a layout whose free cells are connected."""
 
 Cells = tuple[tuple[int, int], ...]
-
-
-def grid_distances(next_cells: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """Fewest moves from every cell to the nearest of ``sources`` (inf if unreachable).
-
-    Multi-source breadth-first search over the move table ``(S, A)`` (moves are reversible on
-    a grid, so distances to and from the sources agree); each round expands the whole frontier.
-    """
-    S = len(next_cells)
-    distance = np.full(S, np.inf)
-    distance[sources] = 0.0
-    frontier = np.unique(sources)
-    hops = 0
-    while len(frontier):
-        hops += 1
-        reached = np.unique(next_cells[frontier])
-        frontier = reached[np.isinf(distance[reached])]
-        distance[frontier] = hops
-    return distance
 
 
 @dataclass(frozen=True)
@@ -106,6 +91,14 @@ class PredatorPreyConfig:
     slip: float = api.param(0.0, "Probability that a move fails (the agent stays).", source="ours")
     horizon: int = api.param(30, "Episode length of the objective.", source="ours")
     gamma: float = api.param(0.95, "Discount γ of the objective.", source="ours")
+    reference: Literal["bound", "greedy"] = api.param(
+        "bound",
+        "What a normalized score's 1 is. 'bound': the certified upper bound on the optimum by "
+        "relaxation (pp_bound; no policy exceeds it), the optimum lying between the greedy "
+        "policy's value and it. 'greedy': the Monte Carlo value of the greedy chase policy, an "
+        "approximation a learner can exceed (boards before certified bounds used it).",
+        source="ours",
+    )
 
     def __post_init__(self) -> None:
         if self.n_agents < 1 or self.n_prey < 1 or self.n_obstacles < 0:
@@ -287,6 +280,16 @@ class PredatorPrey(api.Environment):
         own cell only, so it cannot know which prey are gone: an approximate reference.
         """
         return greedy_theta(self.n_agents, self._next, grid_distances(self._next, self.prey))
+
+    def optimum_bounds(self) -> tuple[float | None, float] | None:
+        """The relaxation's certified upper bound (:func:`pp_bound.upper_bound`), in about 5 ms.
+
+        The lower end is left to the core: the greedy policy's Monte Carlo value. ``None`` with
+        ``reference = "greedy"``.
+        """
+        if self.config.reference != "bound":
+            return None
+        return None, pp_bound.upper_bound(self)
 
 
 @zobench.hookimpl
