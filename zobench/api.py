@@ -160,7 +160,7 @@ class Environment(Component[ConfigT]):
     noise_dims: int = 1
     reward_span: float = 1.0
     """Width (max − min) of each agent's per-step reward. Preference-only algorithms read it to
-    bound return differences (the trimming bound B of spec §1); environments whose rewards do
+    bound return differences (the trimming bound B of docs/algorithms.md#trimming); environments whose rewards do
     not lie in an interval of width 1 must set it. The conformance kit checks it."""
     reward_span_source: str = "declared"
     """How :attr:`reward_span` was obtained, recorded with every run: ``"declared"`` by the

@@ -1,6 +1,6 @@
 """Single-agent algorithms on networked environments: centralized learners with global preferences.
 
-The DZOPG paper's DPO baseline is such a learner (spec §7): one learner over the joint policy,
+The DZOPG paper's DPO baseline is such a learner (docs/algorithms.md#centralized-baselines): one learner over the joint policy,
 asking the panel about whole joint trajectories. Without transition tables the normalized score
 rests on the reference policy's Monte Carlo value, which the results must say.
 """

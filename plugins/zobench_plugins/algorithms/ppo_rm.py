@@ -3,7 +3,7 @@
 Christiano et al., "Deep RL from Human Preferences", NeurIPS 2017 (reward model by BT maximum
 likelihood on trajectory pairs) and Schulman et al., "Proximal Policy Optimization",
 arXiv 1707.06347 (clipped objective, GAE λ of Schulman et al. 2016); the ZPG paper's PPO-RM
-baseline (Zhang & Ying, arXiv 2409.17401; spec §4, §9).
+baseline (Zhang & Ying, arXiv 2409.17401); docs/algorithms.md#ppo-rm.
 
 1. Reward model (first iteration, and every ``refresh_every`` iterations if set): a tabular
    r_φ(s, a) over local state-action cells (shared by all agents, or one per agent), trajectory
@@ -16,14 +16,14 @@ baseline (Zhang & Ying, arXiv 2409.17401; spec §4, §9).
    Adam steps on the clipped surrogate (PPO eq. 7)
        L(θ) = E[min(ρ A, clip(ρ, 1 − ε, 1 + ε) A)],  ρ = π_θ(a|s) / π_old(a|s),
    whose gradient ρ A ∇log π (zero where the clip is active) is one :func:`policy.score` call.
-   On a networked environment the learner is centralized (spec §7) with per-agent ratios; each
+   On a networked environment the learner is centralized (docs/algorithms.md#centralized-baselines) with per-agent ratios; each
    agent's advantage is the agents' mean (``credit = "global"``, the joint objective) or its own.
 
 Budget. zpg's defaults ask N·M = 200·20 = 4,000 votes per iteration. The default reward-model
 dataset is K = 40,000 pairs × M = 20 = 800,000 votes, all spent at iteration 1: equal to zpg's
 budget over 200 iterations (a RunSpec's default length); use ``pairs = 200·T`` for T iterations.
 Refreshes (off by default) add ``refresh_pairs``·M votes each. The papers' PPO-RM settings are
-unknown (spec §4); the PPO constants are the PPO paper's.
+unknown; the PPO constants are the PPO paper's.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """ZSPO: zeroth-order sign policy optimization from batch comparisons (no link function needed).
 
 Zhang & Ying, "Provable Reinforcement Learning from Human Feedback with an Unknown Link
-Function", arXiv 2506.03066; zobench spec §8.
+Function", arXiv 2506.03066; docs/algorithms.md#zspo.
 
 ZSPO only estimates the *sign* of the value difference, so it needs neither σ⁻¹ nor trimming:
 
@@ -12,7 +12,7 @@ ZSPO only estimates the *sign* of the value difference, so it needs neither σ�
 4. θ ← θ + α ŝ v (a fixed-length step: E[ŝ v] correlates positively with ∇J).
 
 The reviews report D = 1 on their GridWorld and N = 1000 in one example; μ and α were not
-recovered, so those defaults are ours (spec §9).
+recovered, so those defaults are ours (tuned, docs/tuning.md).
 
 ZSPO assumes a symmetric link with σ(0) = 1/2. Under an asymmetric link such as Weibull
 (σ(0) = 1/e) nearly equal batches get a majority of "worse" labels, so ŝ is biased towards −1
@@ -36,7 +36,7 @@ from zobench_plugins.algorithms.zpg import sphere_direction
 
 @dataclass(frozen=True)
 class ZSPOConfig:
-    """Settings of ZSPO (spec §8, defaults §9)."""
+    """Settings of ZSPO (docs/algorithms.md#zspo has each default's source)."""
 
     mu: float = param(
         11.8,
