@@ -3,7 +3,7 @@
 Every built-in algorithm, environment, preference model and topology has a section whose anchor
 is its name; every Config field appears in that section's table with the default and the
 provenance (``param(..., source=...)``) the code declares, and the table names no field the
-code lacks. Every ``docs/algorithms.md#anchor`` cited anywhere in the repository resolves, and
+code lacks. Every anchor of the reference cited anywhere in the repository resolves, and
 nothing cites sections of the founders' planning document (:data:`PLANNING_CITATION`), which
 the repository does not hold.
 """
@@ -85,7 +85,7 @@ def test_every_builtin_component_is_documented_under_its_own_anchor():
 
 
 @pytest.mark.parametrize(
-    "kind, name, cls", _builtins(), ids=[f"{k}:{n}" for k, n, _ in _builtins()]
+    ("kind", "name", "cls"), _builtins(), ids=[f"{k}:{n}" for k, n, _ in _builtins()]
 )
 def test_every_setting_has_the_documented_default_and_source(kind, name, cls):
     sections = _sections()
@@ -144,4 +144,6 @@ def test_every_citation_of_the_reference_resolves_and_no_spec_section_is_cited()
     assert len(cited) > 20, "the code should cite the reference by anchor"
     unresolved = sorted((p, a) for p, a in cited if a not in anchors)
     assert not unresolved, f"citations of docs/algorithms.md with no such anchor: {unresolved}"
-    assert not planning, f"'{PLANNING_CITATION}N' cites a document the repository does not hold: {planning}"
+    assert not planning, (
+        f"'{PLANNING_CITATION}N' cites a document the repository does not hold: {planning}"
+    )

@@ -90,6 +90,9 @@ class DPOConfig(DPOSettings):
             raise ValueError(f"pairs must be at least 1, got {self.pairs}")
 
 
+# ALGO LOGIC: offline DPO, steps 1–2 (docs/algorithms.md#dpo)
+
+
 class DPO(api.Algorithm[DPOConfig]):
     """Offline DPO on a fixed dataset of labelled trajectory pairs from the initial policy."""
 
@@ -125,6 +128,9 @@ class DPO(api.Algorithm[DPOConfig]):
             self.theta, self.data, self.optimizer, self.config, self.problem.rng
         )
         return diagnostics
+
+
+# END ALGO LOGIC
 
 
 @zobench.hookimpl

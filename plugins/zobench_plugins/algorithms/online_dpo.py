@@ -37,7 +37,7 @@ from zobench_plugins.algorithms._optim import (
     labels_from_votes,
     make_optimizer,
 )
-from zobench_plugins.algorithms.zpg import sphere_direction
+from zobench_plugins.algorithms._preference_estimation import sphere_direction
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,9 @@ class OnlineDPOConfig(DPOSettings):
             raise ValueError(f"mu must be positive, got {self.mu}")
 
 
+# ALGO LOGIC: online DPO's iteration, steps 1–4 (docs/algorithms.md#online-dpo)
+
+
 class OnlineDPO(api.Algorithm[OnlineDPOConfig]):
     """Online DPO: every iteration labels fresh on-policy pairs and steps on their DPO loss."""
 
@@ -104,6 +107,9 @@ class OnlineDPO(api.Algorithm[OnlineDPOConfig]):
         data = PreferenceData.build(first, second, targets, reference)
         self.theta, diagnostics = dpo_updates(self.theta, data, self.optimizer, c, problem.rng)
         return {**diagnostics, "mean_vote": float(p_hat.mean())}
+
+
+# END ALGO LOGIC
 
 
 @zobench.hookimpl

@@ -132,6 +132,9 @@ class PPORMConfig:
             raise ValueError("learning_rate must be > 0 and value_rate in (0, 1]")
 
 
+# ALGO LOGIC: the reward model, then PPO on it (docs/algorithms.md#ppo-rm)
+
+
 # ---------------------------------------------------------------------------------------------
 # 1. Reward model: tabular r_φ by Bradley–Terry maximum likelihood
 # ---------------------------------------------------------------------------------------------
@@ -317,6 +320,9 @@ class PPORM(api.Algorithm[PPORMConfig]):
         diagnostics = ppo_iteration(self.problem, self.ppo, self.learned_rewards)  # step 2
         self.theta = self.ppo.theta
         return {"bt_loss": self.bt_loss, **diagnostics}
+
+
+# END ALGO LOGIC
 
 
 @zobench.hookimpl

@@ -95,6 +95,9 @@ class SACConfig:
             raise ValueError("episodes, critic_sweeps and max_table_entries must be >= 1")
 
 
+# ALGO LOGIC: the κ-hop critics and the actor, steps 1–5 (docs/algorithms.md#sac)
+
+
 INT64_MAX = np.iinfo(np.int64).max
 
 
@@ -243,6 +246,9 @@ class SAC(api.Algorithm[SACConfig]):
         self.theta = self.theta + eta * grad
         self.iteration += 1
         return {"grad_norm": float(np.linalg.norm(grad)), "mean_q": float(q.mean())}
+
+
+# END ALGO LOGIC
 
 
 @zobench.hookimpl

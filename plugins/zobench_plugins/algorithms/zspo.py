@@ -31,7 +31,7 @@ from zobench import api
 from zobench.api import Channel, param
 from zobench.sim.problem import Problem
 from zobench.space import LogUniform
-from zobench_plugins.algorithms.zpg import sphere_direction
+from zobench_plugins.algorithms._preference_estimation import sphere_direction
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,9 @@ class ZSPOConfig:
             raise ValueError(f"mu must be positive, got {self.mu}")
         if self.comparisons < 1 or self.batch < 1:
             raise ValueError("comparisons and batch must be at least 1")
+
+
+# ALGO LOGIC: ZSPO's iteration, steps 1–4 (docs/algorithms.md#zspo)
 
 
 def vote_sign(
@@ -111,6 +114,9 @@ class ZSPO(api.Algorithm[ZSPOConfig]):
         direction, diagnostics = estimate_step(self.problem, self.theta, self.config)
         self.theta = self.theta + self.config.step_size * direction
         return diagnostics
+
+
+# END ALGO LOGIC
 
 
 @zobench.hookimpl

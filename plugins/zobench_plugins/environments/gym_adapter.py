@@ -442,9 +442,7 @@ def resolve_env(env_id: str) -> type[GymEnvironment]:
         if limit
         else "Gymnasium registers no time limit, so zobench's default."
     )
-    horizon = api.param(
-        _default_horizon(spec), horizon_doc, source="library" if limit else "ours"
-    )
+    horizon = api.param(_default_horizon(spec), horizon_doc, source="library" if limit else "ours")
     common = GymConfig.__dataclass_fields__
     fields = [
         ("horizon", int, horizon),

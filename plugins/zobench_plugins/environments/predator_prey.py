@@ -134,7 +134,9 @@ class PredatorPrey(api.Environment):
 
     name = "predator-prey"
     summary = "Predator–prey: agents capture static prey on a grid with obstacles (DZOPG §5.2)."
-    source = "Dai et al., arXiv 2605.15697, §5.2 (every setting ours: docs/algorithms.md#predator-prey)"
+    source = (
+        "Dai et al., arXiv 2605.15697, §5.2 (every setting ours: docs/algorithms.md#predator-prey)"
+    )
     Config = PredatorPreyConfig
     networked = True
     default_topology = "chain"
