@@ -11,6 +11,7 @@ the repository does not hold.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import re
 import subprocess
 from pathlib import Path
@@ -147,3 +148,16 @@ def test_every_citation_of_the_reference_resolves_and_no_spec_section_is_cited()
     assert not planning, (
         f"'{PLANNING_CITATION}N' cites a document the repository does not hold: {planning}"
     )
+
+
+def test_every_builtin_algorithm_marks_its_method_as_the_scaffold_template_does():
+    template = (ROOT / "zobench" / "scaffold" / "templates" / "algorithm.py.tmpl").read_text()
+    assert "# ALGO LOGIC:" in template
+    assert "# END ALGO LOGIC" in template
+    for kind, name, cls in _builtins():
+        if kind != "algorithm":
+            continue
+        source = Path(inspect.getsourcefile(cls) or "").read_text(encoding="utf-8")
+        start, end = source.find("# ALGO LOGIC:"), source.find("# END ALGO LOGIC")
+        where = source.find(f"\nclass {cls.__name__}(")
+        assert 0 <= start < where < end, f"{name}: its class is not inside an ALGO LOGIC block"
