@@ -14,10 +14,10 @@ preference-based baseline (Dai et al., arXiv 2605.15697); docs/algorithms.md#dpo
    networked environment the learner is centralized: the joint policy Π_i π_i and the panel's
    global preference (docs/algorithms.md#centralized-baselines). The gradient is analytic (:mod:`._optim`).
 
-Budget. zpg's defaults ask N·M = 200·20 = 4,000 votes per iteration. DPO's default dataset is
-K = 40,000 pairs × M = 20 = 800,000 votes, all spent at iteration 1: equal to zpg's budget over
-200 iterations (the default run length of a RunSpec). For a run of T iterations set
-``pairs = 200·T`` to keep the budgets equal. DPO's true values of β, K and the optimizer are
+Budget. zpg's defaults ask N·M = 800·5 = 4,000 votes per iteration. DPO's default dataset is
+K = 50,000 pairs × M = 40 = 2,000,000 votes, all spent at iteration 1: equal to zpg's budget over
+500 iterations (the default suite length). For a run of T iterations set ``pairs = 4,000·T/M``
+to keep the budgets equal. DPO's true values of β, K and the optimizer are
 unknown, so every default is ours.
 """
 
@@ -39,10 +39,6 @@ from zobench_plugins.algorithms._optim import (
     labels_from_votes,
     make_optimizer,
 )
-
-ZPG_VOTES_PER_ITERATION = 200 * 20
-"""zpg's default N·M (pairs × evaluators) per iteration, the unit of the budget comparisons."""
-
 
 TUNED = (
     "Tuned by `zobench tune` on the default gridworld under Bradley–Terry votes, 500 iterations "
@@ -98,8 +94,8 @@ class DPO(api.Algorithm[DPOConfig]):
 
     name = "dpo"
     summary = (
-        "Offline trajectory DPO: K labelled pairs from π_ref once (default 800k votes = zpg's "
-        "200 iterations), then Adam steps on −log σ(βΔ)."
+        "Offline trajectory DPO: K labelled pairs from π_ref once (default 2M votes = zpg's "
+        "500 iterations), then Adam steps on −log σ(βΔ)."
     )
     source = "Rafailov et al. 2023 (DPO), trajectory-level as in arXiv 2409.17401 / 2605.15697"
     Config = DPOConfig

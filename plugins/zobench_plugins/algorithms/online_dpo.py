@@ -15,7 +15,7 @@ Each iteration k:
 4. take a few mini-batch steps on L(θ) = −log σ(β(Δ_w − Δ_l)) over this iteration's pairs,
    Δ(τ) = Σ_t Σ_i [log π_θ − log π_ref](a_i(t)|s_i(t)) (analytic gradient, :mod:`._optim`).
 
-Budget. The defaults ask N·M = 200·20 = 4,000 votes per iteration, exactly zpg's default
+Budget. The defaults ask N·M = 800·5 = 4,000 votes per iteration, exactly zpg's default
 N·M, so over any number of iterations the two runs spend the same number of queries.
 """
 
@@ -44,7 +44,7 @@ from zobench_plugins.algorithms._preference_estimation import sphere_direction
 class OnlineDPOConfig(DPOSettings):
     """Online DPO (docs/algorithms.md#online-dpo); β, the optimizer and M come from :class:`DPOSettings`.
 
-    Default budget: N·M = 200·20 = 4,000 votes per iteration, equal to zpg's default.
+    Default budget: N·M = 800·5 = 4,000 votes per iteration, equal to zpg's default.
     """
 
     pairs: int = param(

@@ -19,9 +19,10 @@ baseline (Zhang & Ying, arXiv 2409.17401); docs/algorithms.md#ppo-rm.
    On a networked environment the learner is centralized (docs/algorithms.md#centralized-baselines) with per-agent ratios; each
    agent's advantage is the agents' mean (``credit = "global"``, the joint objective) or its own.
 
-Budget. zpg's defaults ask N·M = 200·20 = 4,000 votes per iteration. The default reward-model
-dataset is K = 40,000 pairs × M = 20 = 800,000 votes, all spent at iteration 1: equal to zpg's
-budget over 200 iterations (a RunSpec's default length); use ``pairs = 200·T`` for T iterations.
+Budget. zpg's defaults ask N·M = 800·5 = 4,000 votes per iteration. The default reward-model
+dataset is K = 200,000 pairs × M = 10 = 2,000,000 votes, all spent at iteration 1: equal to zpg's
+budget over 500 iterations (the default suite length); use ``pairs = 4,000·T/M`` for T
+iterations.
 Refreshes (off by default) add ``refresh_pairs``·M votes each. The papers' PPO-RM settings are
 unknown; the PPO constants are the PPO paper's.
 """
@@ -52,7 +53,7 @@ from zobench_plugins.algorithms._optim import (
 
 @dataclass(frozen=True)
 class PPORMConfig:
-    """PPO-RM settings. Default budget: 40,000 pairs × 20 votes = zpg's 4,000/iteration × 200."""
+    """PPO-RM settings. Default budget: 200,000 pairs × 10 votes = zpg's 4,000/iteration × 500."""
 
     pairs: int = param(
         200000,
@@ -61,7 +62,8 @@ class PPORMConfig:
     )
     evaluators: int = param(
         10,
-        "Evaluators M per pair (zpg's M).",
+        "Evaluators M per pair; K·M is the reward model's budget. Tuned by `zobench tune` on the "
+        "default gridworld under Bradley–Terry votes, 500 iterations (docs/tuning.md).",
         source="ours",
         tune=BudgetSplit("pairs", (1, 5, 10, 20, 40, 100)),
     )
@@ -267,8 +269,8 @@ class PPORM(api.Algorithm[PPORMConfig]):
 
     name = "ppo-rm"
     summary = (
-        "PPO on a tabular Bradley-Terry reward model fit to labelled pairs (default 800k votes = "
-        "zpg's 200 iterations); preference-only."
+        "PPO on a tabular Bradley-Terry reward model fit to labelled pairs (default 2M votes = "
+        "zpg's 500 iterations); preference-only."
     )
     source = "Christiano et al. 2017 (reward model) + Schulman et al. 2017 (PPO); arXiv 2409.17401"
     Config = PPORMConfig
