@@ -65,7 +65,9 @@ def _builtins() -> list[tuple[str, str, type]]:
     return sorted(
         (r.kind, r.name, r.obj)
         for r in get_host().components()
-        if r.kind in DOCUMENTED_KINDS and r.obj.__module__.startswith("zobench_plugins.")
+        if r.kind in DOCUMENTED_KINDS
+        and r.obj.__module__.startswith("zobench_plugins.")
+        and ":" not in r.name  # a family member (gym:<EnvId>) is documented by its family
     )
 
 
