@@ -58,9 +58,7 @@ class OnlineDPOConfig(DPOSettings):
         "θ + μv, v uniform on the unit sphere (ZPG's pairs).",
         source="ours",
     )
-    mu: float = param(
-        4.0, "Perturbation distance μ of the 'perturbed' pairing (zpg's default).", source="ours"
-    )
+    mu: float = param(4.0, "Perturbation distance μ of the 'perturbed' pairing.", source="ours")
     reference: Literal["initial", "previous"] = param(
         "initial",
         "π_ref: the initial policy θ0 (as DPO's) or the iterate at the start of the iteration.",
