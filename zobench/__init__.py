@@ -114,7 +114,7 @@ def load(out: Any) -> Any:
     """Read a results folder into one long polars DataFrame.
 
     Columns: ``suite, run_id, algorithm, label, environment, preference, topology, seed``, one
-    ``<table>.<setting>`` column per swept setting (e.g. ``algorithm.trajectories``), then the
+    ``<table>.<setting>`` column per swept setting (e.g. ``algorithm.pairs``), then the
     runner's columns (``iteration, episodes, ..., score, score_normalized, diag_*``). Only
     finished runs are included.
     """

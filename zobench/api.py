@@ -39,10 +39,11 @@ KINDS: tuple[str, ...] = (
 )
 """Every kind of component a plugin may register, in the order the CLI lists them."""
 
-Provenance = Literal["paper", "author-code", "ours"]
-"""Where a default comes from: a paper's text, the paper author's public code, or zobench's choice."""
+Provenance = Literal["paper", "author-code", "library", "ours"]
+"""Where a default comes from: a paper's text, the paper author's public code, a library's own
+default (Gymnasium's registration of an environment), or zobench's choice."""
 
-PROVENANCES: tuple[str, ...] = ("paper", "author-code", "ours")
+PROVENANCES: tuple[str, ...] = ("paper", "author-code", "library", "ours")
 
 
 def param(
@@ -56,8 +57,8 @@ def param(
     """Declare one documented Config field.
 
     ``doc`` says what the setting means (shown by ``zobench info``); ``source`` says whether the
-    default value is the paper's, the paper author's code's, or our own choice where the paper
-    is silent, so a reader of a leaderboard knows which numbers are assumptions. ``tune`` is the
+    default value is the paper's, the paper author's code's, a library's own default, or our own
+    choice where the paper is silent, so a reader of a leaderboard knows which numbers are assumptions. ``tune`` is the
     search space ``zobench tune`` samples the setting from (see :mod:`zobench.space`).
     """
     if source not in PROVENANCES:
@@ -160,7 +161,7 @@ class Environment(Component[ConfigT]):
     noise_dims: int = 1
     reward_span: float = 1.0
     """Width (max − min) of each agent's per-step reward. Preference-only algorithms read it to
-    bound return differences (the trimming bound B of spec §1); environments whose rewards do
+    bound return differences (the trimming bound B of docs/algorithms.md#trimming); environments whose rewards do
     not lie in an interval of width 1 must set it. The conformance kit checks it."""
     reward_span_source: str = "declared"
     """How :attr:`reward_span` was obtained, recorded with every run: ``"declared"`` by the

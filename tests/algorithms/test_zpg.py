@@ -78,31 +78,6 @@ def test_one_step_charges_pairs_and_votes_never_rewards(make_problem):
     assert zpg.ZPG.uses_rewards is False
 
 
-def test_return_bound_is_the_horizon_for_unit_rewards(make_problem):
-    problem = make_problem()
-    assert zpg.return_bound(problem) == pytest.approx(problem.env.horizon)
-
-
-@pytest.mark.parametrize("preference", ["bradley-terry", "weibull"])
-def test_bound_trimming_maps_unanimous_votes_to_plus_minus_b(preference, make_problem):
-    """Variant (b): p̂ = 0 or 1 gives exactly ∓B, even where σ(−B) underflows (Weibull)."""
-    problem = make_problem(preference)
-    B = zpg.return_bound(problem)
-    p_hat = np.array([0.0, 1.0, float(problem.preference.link(0.5))])
-    deltas = zpg.inverse_link(problem, p_hat, zpg.ZPGConfig())
-    np.testing.assert_allclose(deltas, [-B, B, 0.5], atol=1e-9)
-    custom = zpg.inverse_link(problem, p_hat[:2], zpg.ZPGConfig(return_bound=2.0))
-    np.testing.assert_allclose(custom, [-2.0, 2.0])
-
-
-def test_constant_trimming_clips_to_the_margin(make_problem):
-    problem = make_problem()
-    deltas = zpg.inverse_link(
-        problem, np.array([0.0, 1.0]), zpg.ZPGConfig(trim="constant", trim_margin=0.1)
-    )
-    np.testing.assert_allclose(deltas, [np.log(0.1 / 0.9), np.log(0.9 / 0.1)])
-
-
 @pytest.mark.parametrize(
     ("params", "field"), [({"mu": 0.0}, "mu"), ({"pairs": 0}, "pairs"), ({"trim": "none"}, "trim")]
 )

@@ -73,6 +73,21 @@ class ModelFreeGrid(GridWorld):
         return None
 
 
+class InfiniteRewardGrid(ModelFreeGrid):
+    """Every step pays +∞: θ stays finite, the Monte Carlo score does not."""
+
+    name = "infinite-reward-grid"
+
+    def step_table(self) -> None:
+        return None  # rollouts go through :meth:`step`
+
+    def step(
+        self, states: np.ndarray, actions: np.ndarray, noise: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        next_states, rewards = super().step(states, actions, noise)
+        return next_states, rewards + np.inf
+
+
 class TestPlugins:
     """Test-only components, registered through the real host."""
 
@@ -86,6 +101,7 @@ class TestPlugins:
     @zobench.hookimpl
     def zobench_register_environments(self, register):
         register(ModelFreeGrid)
+        register(InfiniteRewardGrid)
 
 
 @pytest.fixture
@@ -192,6 +208,13 @@ def test_preference_only_algorithm_is_refused_rewards(host):
 def test_nan_parameters_fail_the_run(host):
     with pytest.raises(RunFailed, match="iteration 3"):
         run(spec(algorithm="diverger", eval_every=100))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_a_non_finite_score_fails_the_run(host):
+    # the runner's check is the only one: the scheduler records its RunFailed as the run's error
+    with pytest.raises(RunFailed, match="score became NaN or infinite at iteration 0"):
+        run(spec(algorithm="uniform", environment="infinite-reward-grid", eval_episodes=10))
 
 
 def test_progress_is_reported():

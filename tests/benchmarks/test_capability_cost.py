@@ -16,6 +16,7 @@ from bench_timing import interleaved_best
 import zobench
 from zobench.sim.problem import build_simulation
 from zobench.sim.rollout import paired_rollout
+from zobench_plugins.algorithms import _preference_estimation as estimation
 from zobench_plugins.algorithms import zpg
 
 ROUNDS = 40
@@ -23,7 +24,7 @@ ROUNDS = 40
 
 def _direct_step(simulation, theta: np.ndarray, config: zpg.ZPGConfig) -> np.ndarray:
     """One ZPG iteration on the kernel alone: no facade, no reward table, no channel checks."""
-    direction = zpg.sphere_direction(simulation.rng, theta.shape)
+    direction = estimation.sphere_direction(simulation.rng, theta.shape)
     first, second = paired_rollout(
         simulation.env,
         theta,
@@ -36,7 +37,7 @@ def _direct_step(simulation, theta: np.ndarray, config: zpg.ZPGConfig) -> np.nda
             episodes=episodes.batch, env_steps=episodes.batch * episodes.horizon
         )
     p_hat = simulation.panel.compare(first.rewards, second.rewards, config.evaluators)
-    deltas = zpg.inverse_link(simulation.problem, p_hat, config)
+    deltas = estimation.inverse_link(simulation.problem, p_hat, config)
     grad = (simulation.problem.dimension / config.mu) * float(deltas.mean()) * direction
     return theta + config.step_size * grad
 

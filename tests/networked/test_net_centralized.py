@@ -1,9 +1,9 @@
 """Single-agent algorithms on networked environments: centralized learners with global preferences.
 
-The DZOPG paper's DPO baseline is such a learner (spec §7): one learner over the joint policy,
-asking the panel about whole joint trajectories. The runs here use net-gridworld's greedy
-reference (its exact optimum costs a 25 s dynamic program): the normalized score then rests on the
-reference policy's Monte Carlo value, which the results must say.
+The DZOPG paper's DPO baseline is such a learner (docs/algorithms.md#centralized-baselines): one
+learner over the joint policy, asking the panel about whole joint trajectories. The runs here use
+net-gridworld's greedy reference (its exact optimum costs a 25 s dynamic program): the normalized
+score then rests on the reference policy's Monte Carlo value, which the results must say.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""net-gridworld and predator-prey behave as specified (spec §5.4, §5.5)."""
+"""net-gridworld and predator-prey behave as specified (docs/algorithms.md#net-gridworld, #predator-prey)."""
 
 from __future__ import annotations
 

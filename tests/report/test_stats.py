@@ -79,12 +79,6 @@ def test_budget_to_threshold_and_final_score():
     assert stats.final_score([0.0, 1.0, 2.0, 4.0], last=2) == pytest.approx(3.0)
 
 
-def test_normalized_score():
-    assert stats.normalized_score(0.5, floor=0.0, ceiling=2.0) == pytest.approx(0.25)
-    with pytest.raises(ValueError, match="equal"):
-        stats.normalized_score(1.0, floor=1.0, ceiling=1.0)
-
-
 def test_bootstrap_is_stratified_by_task():
     # Every task is constant across runs, so a bootstrap within tasks cannot move the mean;
     # an unstratified bootstrap over the pooled cells would.

@@ -76,13 +76,6 @@ def test_sampling_never_leaves_the_action_range():
     assert actions[1, 0] == 2
 
 
-def test_flatten_roundtrip():
-    theta = _theta(7)
-    flat = policy.flatten(theta)
-    assert flat.shape == (theta.size,)
-    np.testing.assert_array_equal(policy.unflatten(flat, theta.shape), theta)
-
-
 @pytest.mark.parametrize("shape", [(1, 25, 4), (4, 25, 5)])
 def test_log_prob_shapes(shape):
     theta = _theta(8, shape=shape)

@@ -20,7 +20,6 @@ import contextlib
 import datetime as dt
 import functools
 import inspect
-import math
 import platform
 import subprocess
 import time
@@ -116,10 +115,7 @@ def execute(task: dict[str, Any]) -> RunResult:
                 # reported once by the scheduler's process, so each worker repeating them is noise.
                 warnings.simplefilter("ignore", PluginLoadWarning)
                 with guard.time_limit(timeout):
-                    frame = run(spec, progress=progress)
-            scores = frame.get_column("score").to_list() if "score" in frame.columns else []
-            if any(s is None or not math.isfinite(s) for s in scores):
-                raise FloatingPointError("the run produced a non-finite score")
+                    frame = run(spec, progress=progress)  # raises RunFailed on a non-finite score
         except guard.RunTimedOut:
             frame, error, trace = None, timed_out(timeout), traceback.format_exc()
         except guard.ProcessExitCalled as exc:

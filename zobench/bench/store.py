@@ -26,7 +26,7 @@ finished last does, the other is *superseded*.
 (``suite, run_id, algorithm, label, environment, preference, topology, seed``), then one column
 per swept parameter, then the runner's columns. A swept parameter is a setting *as written in
 the suite* whose value differs between the loaded runs (including "not set" in some runs); its
-column is named ``<table>.<setting>``, e.g. ``algorithm.trajectories``. List values are stored
+column is named ``<table>.<setting>``, e.g. ``algorithm.pairs``. List values are stored
 as JSON text. Nothing is ever unpickled: the store holds only parquet and JSON.
 """
 

@@ -4,7 +4,7 @@ A suite names its components in tables ``[algorithm]``, ``[environment]``, ``[pr
 the optional ``[topology]``; each may instead be an array of tables (``[[algorithm]]``) and may
 carry a ``grid`` sub-table of lists. The runs are the product of every table's variants and the
 seeds. Everything is validated before anything runs: a mistake raises :class:`SuiteError` naming
-its TOML path, e.g. ``algorithm[1].grid.trajectories[0]``, with a "did you mean" for names.
+its TOML path, e.g. ``algorithm[1].grid.pairs[0]``, with a "did you mean" for names.
 
 Example::
 
@@ -22,7 +22,7 @@ Example::
     [[algorithm]]
     name = "zpg"
     [algorithm.grid]
-    trajectories = [10, 40]
+    pairs = [200, 800]
 """
 
 from __future__ import annotations

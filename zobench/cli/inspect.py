@@ -26,7 +26,12 @@ from zobench.errors import UnknownComponentError, UsageError, did_you_mean
 from zobench.plugins import get_host
 from zobench.presets import Preset
 
-PROVENANCE_LABEL = {"paper": "paper", "author-code": "author's code", "ours": "ours"}
+PROVENANCE_LABEL = {
+    "paper": "paper",
+    "author-code": "author's code",
+    "library": "library",
+    "ours": "ours",
+}
 
 
 KIND_ALIASES: dict[str, str] = {

@@ -181,7 +181,7 @@ def validate_command(suite: str) -> None:
     """Check a suite without running it, and print how many runs it expands into.
 
     An unknown component gets a "did you mean"; a wrong type or unknown key names its TOML
-    path (e.g. algorithm[1].grid.trajectories[0]).
+    path (e.g. algorithm[1].grid.pairs[0]).
 
     \b
     Examples:
@@ -333,7 +333,7 @@ def export_command(out: Path, fmt: str, output: Path | None) -> None:
     """Write every finished run of a results folder as one long table.
 
     Columns: suite, run_id, algorithm, label, environment, preference, topology, seed, one
-    '<table>.<setting>' column per swept setting (e.g. algorithm.trajectories), then the
+    '<table>.<setting>' column per swept setting (e.g. algorithm.pairs), then the
     runner's columns (iteration, ..., score, score_normalized, diag_*). The default output is
     OUT/results.<format>.
 

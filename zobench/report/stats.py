@@ -59,13 +59,6 @@ def final_score(curve: np.ndarray, last: int = 1) -> float:
     return float(np.mean(curve[-last:]))
 
 
-def normalized_score(score: np.ndarray | float, floor: float, ceiling: float) -> np.ndarray:
-    """``(score − floor) / (ceiling − floor)``: 0 at the floor (uniform policy), 1 at the optimum."""
-    if ceiling == floor:
-        raise ValueError("ceiling and floor are equal: the normalized score is undefined")
-    return (np.asarray(score, dtype=float) - floor) / (ceiling - floor)
-
-
 def score_at_budget(budget: np.ndarray, score: np.ndarray, at: float) -> float:
     """The score of the last evaluation that had spent at most ``at``; NaN when none had.
 

@@ -1,6 +1,6 @@
 """The simulated human panel: hidden returns → votes of M evaluators, through a preference model.
 
-Two scopes (spec §1, DZOPG §5.2):
+Two scopes (docs/algorithms.md#preference-oracle):
 
 - global: one vote count per pair on the whole trajectories' returns;
 - per agent, κ-hop: agent i's evaluators compare the truncated returns of its κ-hop
@@ -151,7 +151,7 @@ class Panel:
     ) -> np.ndarray:
         """Votes on N comparisons of batches of D = ``batch`` episodes, by their mean return.
 
-        Episodes ``n·D .. n·D + D − 1`` of each side form comparison n (ZSPO's oracle, spec §8):
+        Episodes ``n·D .. n·D + D − 1`` of each side form comparison n (ZSPO's oracle, docs/algorithms.md#zspo):
         p̂_n is the fraction of ``evaluators`` preferring the second side's batch, whose mean
         return decides through the link. Returns ``(N,)`` and charges M votes per comparison.
         """
@@ -200,7 +200,7 @@ def trim_bounds(
     bound: float = 0.0,
     margin: float = 0.0,
 ) -> tuple[float, float]:
-    """Trimming interval ``[p_lo, p_hi]`` for p̂ before the inverse link (spec §1).
+    """Trimming interval ``[p_lo, p_hi]`` for p̂ before the inverse link (docs/algorithms.md#trimming).
 
     ``"constant"``: (a) ``[D, 1 − D]`` with D = ``margin``. ``"bound"``: (b) ``[σ(−B), σ(B)]``
     with B = ``bound`` bounding |R1 − R0| (σ here is the scaled link).
@@ -227,7 +227,7 @@ def estimate_difference(
     *,
     bound: float | None = None,
 ) -> np.ndarray:
-    """Return-difference estimate Δ̂ = σ⁻¹(trim(p̂)) (spec §1).
+    """Return-difference estimate Δ̂ = σ⁻¹(trim(p̂)) (docs/algorithms.md#inverse-link).
 
     With trimming variant (b), pass its ``bound`` B: a p̂ at or beyond the interval's ends then
     maps to exactly ∓B, which is σ⁻¹(σ(∓B)) in exact arithmetic. Without it an asymmetric link

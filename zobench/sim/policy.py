@@ -94,13 +94,3 @@ def score(
     visits = np.bincount(row, weights=w, minlength=n * S)
     grad = cells.reshape(n, S, A) - visits.reshape(n, S, 1) * probabilities(theta)
     return grad
-
-
-def flatten(theta: np.ndarray) -> np.ndarray:
-    """θ as a flat vector of length d = n·S·A (a copy-free view where possible)."""
-    return np.reshape(theta, -1)
-
-
-def unflatten(vector: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
-    """Inverse of :func:`flatten`: the flat vector back to ``(n, S, A)``."""
-    return np.reshape(vector, shape)

@@ -177,7 +177,7 @@ class Problem:
         return n * s * a
 
     def initial_theta(self) -> np.ndarray:
-        """θ₀ = 0: the uniform policy (spec §9)."""
+        """θ₀ = 0: the uniform policy (docs/algorithms.md#conventions)."""
         return np.zeros(self.theta_shape)
 
     # -- rollouts (every algorithm) ----------------------------------------------------------

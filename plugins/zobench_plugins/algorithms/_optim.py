@@ -115,7 +115,7 @@ def labelled_pairs(
 ) -> tuple[Trajectories, Trajectories, np.ndarray]:
     """``pairs`` fresh pairs τ0 ~ π_θ0, τ1 ~ π_θ1 and the fraction p̂ of M evaluators preferring τ1.
 
-    Global scope (whole trajectories, all agents): the centralized learner's view (spec §7).
+    Global scope (whole trajectories, all agents): the centralized learner's view (docs/algorithms.md#centralized-baselines).
     The problem charges the episodes and M votes per pair.
     """
     first, second = problem.rollout_pair(theta0, theta1, pairs)
@@ -123,17 +123,17 @@ def labelled_pairs(
 
 
 # ---------------------------------------------------------------------------------------------
-# Trajectory-level DPO (spec §4): L = −log σ(β(Δ_w − Δ_l)), Δ = Σ_t Σ_i log π_θ/π_ref
+# Trajectory-level DPO (docs/algorithms.md#dpo): L = −log σ(β(Δ_w − Δ_l)), Δ = Σ_t Σ_i log π_θ/π_ref
 # ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class DPOSettings:
-    """Settings shared by offline and online DPO (spec §4, §9)."""
+    """Settings shared by offline and online DPO (docs/algorithms.md#dpo, #online-dpo)."""
 
     beta: float = param(
         0.00114,
-        "Inverse temperature β of the DPO loss −log σ(β(Δ_w − Δ_l)) (spec §9 proposed 0.1). Online DPO's; offline DPO sets its own. Tuned by `zobench tune` on the default gridworld under Bradley–Terry votes, 500 iterations (docs/tuning.md).",
+        "Inverse temperature β of the DPO loss −log σ(β(Δ_w − Δ_l)) (common DPO practice: 0.1). Online DPO's; offline DPO sets its own. Tuned by `zobench tune` on the default gridworld under Bradley–Terry votes, 500 iterations (docs/tuning.md).",
         source="ours",
         tune=LogUniform(1e-3, 1.0),
     )
@@ -155,7 +155,7 @@ class DPOSettings:
     optimizer: Literal["adam", "sgd"] = param("adam", "Optimizer of the loss.", source="ours")
     learning_rate: float = param(
         0.0952,
-        "Step size of the optimizer (spec §9 proposed Adam 1e-2). Online DPO's; offline DPO sets its own. Tuned by `zobench tune` on the default gridworld under Bradley–Terry votes, 500 iterations (docs/tuning.md).",
+        "Step size of the optimizer (common DPO practice: Adam 1e-2). Online DPO's; offline DPO sets its own. Tuned by `zobench tune` on the default gridworld under Bradley–Terry votes, 500 iterations (docs/tuning.md).",
         source="ours",
         tune=LogUniform(1e-3, 0.3),
     )
@@ -210,7 +210,7 @@ def dpo_loss_and_gradient(
     """Mean DPO loss over the pairs ``index`` (all by default) and its exact gradient in θ.
 
     h = β(Δ_1 − Δ_0) with Δ = log π_θ(τ) − log π_ref(τ) = Σ_t Σ_i [log π_θ − log π_ref](a|s)
-    (the dynamics cancel, spec §4); loss = −y log σ(h) − (1 − y) log σ(−h), which is
+    (the dynamics cancel, docs/algorithms.md#dpo); loss = −y log σ(h) − (1 − y) log σ(−h), which is
     −log σ(β(Δ_w − Δ_l)) for a 0/1 label. Chain rule: ∂loss/∂θ = (σ(h) − y) β (∇Δ_1 − ∇Δ_0), and
     ∇Δ = Σ_t Σ_i ∇ log π_θ(a|s) is a score sum, so one :func:`policy.score` call with weights
     ±(σ(h) − y) β / K gives the whole gradient.

@@ -2,7 +2,7 @@
 
 Rafailov et al., "Direct Preference Optimization", NeurIPS 2023, lifted to whole trajectories as
 the ZPG paper's baseline (Zhang & Ying, arXiv 2409.17401) and as the DZOPG paper's centralized
-preference-based baseline (Dai et al., arXiv 2605.15697); zobench spec §4 and §7.
+preference-based baseline (Dai et al., arXiv 2605.15697); docs/algorithms.md#dpo.
 
 1. Once (first iteration): sample K pairs (τ0, τ1) i.i.d. from π_ref = π_θ0, the initial
    (uniform) policy, and ask M evaluators about each; label by majority or keep every vote.
@@ -10,15 +10,15 @@ preference-based baseline (Dai et al., arXiv 2605.15697); zobench spec §4 and �
 
        L(θ) = −log σ(β(Δ_w − Δ_l)),  Δ(τ) = Σ_t Σ_i [log π_θ(a_i(t)|s_i(t)) − log π_ref(a_i(t)|s_i(t))]
 
-   (spec §4: for pairs from the same start the dynamics cancel in log π_θ(τ)/π_ref(τ)). On a
+   (for pairs from the same start the dynamics cancel in log π_θ(τ)/π_ref(τ)). On a
    networked environment the learner is centralized: the joint policy Π_i π_i and the panel's
-   global preference (spec §7). The gradient is analytic (:mod:`._optim`).
+   global preference (docs/algorithms.md#centralized-baselines). The gradient is analytic (:mod:`._optim`).
 
-Budget. zpg's defaults ask N·M = 200·20 = 4,000 votes per iteration. DPO's default dataset is
-K = 40,000 pairs × M = 20 = 800,000 votes, all spent at iteration 1: equal to zpg's budget over
-200 iterations (the default run length of a RunSpec). For a run of T iterations set
-``pairs = 200·T`` to keep the budgets equal. DPO's true values of β, K and the optimizer are
-unknown (spec §4), so every default is ours.
+Budget. zpg's defaults ask N·M = 800·5 = 4,000 votes per iteration. DPO's default dataset is
+K = 50,000 pairs × M = 40 = 2,000,000 votes, all spent at iteration 1: equal to zpg's budget over
+500 iterations (the default suite length). For a run of T iterations set ``pairs = 4,000·T/M``
+to keep the budgets equal. DPO's true values of β, K and the optimizer are
+unknown, so every default is ours.
 """
 
 from __future__ import annotations
@@ -40,10 +40,6 @@ from zobench_plugins.algorithms._optim import (
     make_optimizer,
 )
 
-ZPG_VOTES_PER_ITERATION = 200 * 20
-"""zpg's default N·M (pairs × evaluators) per iteration, the unit of the budget comparisons."""
-
-
 TUNED = (
     "Tuned by `zobench tune` on the default gridworld under Bradley–Terry votes, 500 iterations "
     "(docs/tuning.md)."
@@ -52,7 +48,7 @@ TUNED = (
 
 @dataclass(frozen=True)
 class DPOConfig(DPOSettings):
-    """Offline DPO (spec §4, §9): the optimizer comes from :class:`DPOSettings`; β, M and the
+    """Offline DPO (docs/algorithms.md#dpo): the optimizer comes from :class:`DPOSettings`; β, M and the
     learning rate are offline DPO's own, tuned like every algorithm's (docs/tuning.md).
 
     Default budget: K·M = 50,000·40 = 2,000,000 votes = zpg's 4,000 per iteration × 500 iterations.
@@ -60,7 +56,7 @@ class DPOConfig(DPOSettings):
 
     beta: float = param(
         0.00375,
-        "Inverse temperature β of the DPO loss −log σ(β(Δ_w − Δ_l)) (spec §9 proposed 0.1). "
+        "Inverse temperature β of the DPO loss −log σ(β(Δ_w − Δ_l)) (common DPO practice: 0.1). "
         + TUNED,
         source="ours",
         tune=LogUniform(1e-3, 1.0),
@@ -73,7 +69,7 @@ class DPOConfig(DPOSettings):
     )
     learning_rate: float = param(
         0.216,
-        "Step size of the optimizer (spec §9 proposed Adam 1e-2). " + TUNED,
+        "Step size of the optimizer (common DPO practice: Adam 1e-2). " + TUNED,
         source="ours",
         tune=LogUniform(1e-3, 0.3),
     )
@@ -90,13 +86,16 @@ class DPOConfig(DPOSettings):
             raise ValueError(f"pairs must be at least 1, got {self.pairs}")
 
 
+# ALGO LOGIC: offline DPO, steps 1–2 (docs/algorithms.md#dpo)
+
+
 class DPO(api.Algorithm[DPOConfig]):
     """Offline DPO on a fixed dataset of labelled trajectory pairs from the initial policy."""
 
     name = "dpo"
     summary = (
-        "Offline trajectory DPO: K labelled pairs from π_ref once (default 800k votes = zpg's "
-        "200 iterations), then Adam steps on −log σ(βΔ)."
+        "Offline trajectory DPO: K labelled pairs from π_ref once (default 2M votes = zpg's "
+        "500 iterations), then Adam steps on −log σ(βΔ)."
     )
     source = "Rafailov et al. 2023 (DPO), trajectory-level as in arXiv 2409.17401 / 2605.15697"
     Config = DPOConfig
@@ -125,6 +124,9 @@ class DPO(api.Algorithm[DPOConfig]):
             self.theta, self.data, self.optimizer, self.config, self.problem.rng
         )
         return diagnostics
+
+
+# END ALGO LOGIC
 
 
 @zobench.hookimpl

@@ -1,11 +1,12 @@
 """DZOPG: Distributed Zeroth-Order Policy Gradient from local human preferences.
 
 Dai, Wang, Wang, Qin & Yu, "Distributed zeroth-order policy gradient for networked multi-agent
-reinforcement learning with human feedback", arXiv 2605.15697, Algorithm 1; zobench spec §5.
+reinforcement learning with human feedback", arXiv 2605.15697, Algorithm 1;
+docs/algorithms.md#dzopg.
 
 Every agent i holds its own softmax parameters θ_i and learns from nothing but the votes of its
 own evaluators on spatiotemporally truncated trajectories: the state-action sequences of its
-κ-hop neighbourhood N_i^κ over the first H steps. One iteration k (spec §5.3):
+κ-hop neighbourhood N_i^κ over the first H steps. One iteration k, by the paper's line numbers:
 
     2:  every agent draws u_i ~ N(0, I_{d_i}), with no normalisation, so no coordination
     3-4: N shared joint rollout pairs: τ_n ~ π_θ and τ'_n ~ π_{θ+μu}, H steps each
@@ -21,14 +22,14 @@ are handled together: the perturbation is one Gaussian array shaped like θ, the
 every agent's truncated return by a sparse gather over the κ-hop neighbourhoods, and (11) is one
 broadcast product; the cost of an iteration grows linearly in n at fixed κ.
 
-The papers' values of κ, H, N, M, μ, α and the trimming were lost (spec §5.4), so every default
-is zobench's proposal of spec §9 (``source="ours"``). The trimming and inverse link are ZPG's
-(:func:`zobench_plugins.algorithms.zpg.inverse_link`).
+The paper's values of κ, H, N, M, μ, α and the trimming were lost in its text, so every default
+is zobench's own (``source="ours"``; docs/algorithms.md#dzopg says why), μ, α and the N/M split
+tuned (docs/tuning.md). The trimming settings and the inverse link are shared with ZPG
+(:mod:`zobench_plugins.algorithms._preference_estimation`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -41,12 +42,22 @@ from zobench.api import Channel, param
 from zobench.sim.problem import Problem
 from zobench.sim.rollout import Trajectories
 from zobench.space import BudgetSplit, LogUniform
-from zobench_plugins.algorithms.zpg import inverse_link
+from zobench_plugins.algorithms._preference_estimation import (
+    TRIM_DOC,
+    TrimmingSettings,
+    inverse_link,
+)
 
 
 @dataclass(frozen=True)
-class DZOPGConfig:
-    """Settings of DZOPG (Algorithm 1, spec §5.3; defaults spec §9, none of them the paper's)."""
+class DZOPGConfig(TrimmingSettings):
+    """Settings of DZOPG (Algorithm 1; docs/algorithms.md#dzopg), none of them the paper's.
+
+    The trimming settings come from :class:`TrimmingSettings`, with variant (a) ``"constant"``
+    by default: the bound of truncated value gaps is loose, a margin D bounds σ⁻¹ tightly.
+    """
+
+    trim: Literal["bound", "constant"] = param("constant", TRIM_DOC, source="ours")
 
     kappa: int = param(
         1,
@@ -78,21 +89,6 @@ class DZOPGConfig:
         source="ours",
         tune=LogUniform(1e-3, 1.0),
     )
-    trim: Literal["constant", "bound"] = param(
-        "constant",
-        "Trimming of p̂ before σ⁻¹ (spec §1): 'constant' = (a) [D, 1 − D]; 'bound' = (b) "
-        "[σ(−B), σ(B)] with B bounding the truncated return differences.",
-        source="ours",
-    )
-    trim_margin: float = param(
-        0.01, "D of the 'constant' trimming (σ⁻¹ within ±4.6 for BT).", source="ours"
-    )
-    return_bound: float | None = param(
-        None,
-        "B of the 'bound' trimming. None derives it from public facts: the environment's "
-        "per-step reward span (`Environment.reward_span`) × max_i |N_i^κ| / n × Σ_{t<H} w_t.",
-        source="ours",
-    )
     normalize: Literal["n", "neighbourhood"] = param(
         "n",
         "Averaging of agent i's κ-hop return: 'n' divides the neighbourhood's sum by the number "
@@ -115,10 +111,10 @@ class DZOPGConfig:
             raise ValueError("pairs and evaluators must be at least 1")
         if not self.mu > 0:
             raise ValueError(f"mu must be positive, got {self.mu}")
-        if not 0.0 < self.trim_margin < 0.5:
-            raise ValueError(f"trim_margin must lie in (0, 1/2), got {self.trim_margin}")
-        if self.return_bound is not None and not self.return_bound > 0:
-            raise ValueError(f"return_bound must be positive, got {self.return_bound}")
+        super().__post_init__()
+
+
+# ALGO LOGIC: Algorithm 1, lines 2–10 (docs/algorithms.md#dzopg)
 
 
 def truncation_horizon(problem: Problem, config: DZOPGConfig) -> int:
@@ -179,10 +175,8 @@ def estimate_gradient(
         kappa=config.kappa,
         normalize=config.normalize,
     )
-    trimming = config
-    if config.trim == "bound" and config.return_bound is None:
-        trimming = dataclasses.replace(config, return_bound=truncated_return_bound(problem, config))
-    deltas = inverse_link(problem, p_hat, trimming)  # σ⁻¹(trim(p̂)) of (10), (N, n)
+    # σ⁻¹(trim(p̂)) of (10), (N, n); trimmed to the truncated returns' bound under variant (b)
+    deltas = inverse_link(problem, p_hat, config, lambda: truncated_return_bound(problem, config))
     mean_delta = deltas.mean(axis=0)  # (1/N) Σ_n, per agent
     grad = (mean_delta / config.mu)[:, None, None] * u  # (11)
     return grad, {
@@ -205,6 +199,9 @@ class DZOPG(api.Algorithm[DZOPGConfig]):
         grad, diagnostics = estimate_gradient(self.problem, self.theta, self.config)
         self.theta = self.theta + self.config.step_size * grad  # 10: local updates
         return diagnostics
+
+
+# END ALGO LOGIC
 
 
 @zobench.hookimpl

@@ -3,7 +3,7 @@
 Online (on-policy) DPO as in Guo et al., "Direct Language Model Alignment from Online AI
 Feedback", arXiv 2402.04792, at the trajectory level as the ZPG paper's baseline (Zhang & Ying,
 arXiv 2409.17401) and the DZOPG paper's centralized preference-based baseline (Dai et al.,
-arXiv 2605.15697); zobench spec §4 and §7.
+arXiv 2605.15697); docs/algorithms.md#online-dpo.
 
 Each iteration k:
 
@@ -11,11 +11,11 @@ Each iteration k:
    π_θk and one of the perturbed π_θk+μv with v uniform on the unit sphere (``"perturbed"``,
    the pairs ZPG asks about);
 2. ask M evaluators about each pair (global returns) and label by majority or keep every vote;
-3. π_ref is the initial policy (spec §4) or the iterate θk (``reference = "previous"``);
+3. π_ref is the initial policy (as DPO's) or the iterate θk (``reference = "previous"``);
 4. take a few mini-batch steps on L(θ) = −log σ(β(Δ_w − Δ_l)) over this iteration's pairs,
    Δ(τ) = Σ_t Σ_i [log π_θ − log π_ref](a_i(t)|s_i(t)) (analytic gradient, :mod:`._optim`).
 
-Budget. The defaults ask N·M = 200·20 = 4,000 votes per iteration, exactly zpg's default
+Budget. The defaults ask N·M = 800·5 = 4,000 votes per iteration, exactly zpg's default
 N·M, so over any number of iterations the two runs spend the same number of queries.
 """
 
@@ -37,14 +37,14 @@ from zobench_plugins.algorithms._optim import (
     labels_from_votes,
     make_optimizer,
 )
-from zobench_plugins.algorithms.zpg import sphere_direction
+from zobench_plugins.algorithms._preference_estimation import sphere_direction
 
 
 @dataclass(frozen=True)
 class OnlineDPOConfig(DPOSettings):
-    """Online DPO (spec §4, §9); β, the optimizer and M come from :class:`DPOSettings`.
+    """Online DPO (docs/algorithms.md#online-dpo); β, the optimizer and M come from :class:`DPOSettings`.
 
-    Default budget: N·M = 200·20 = 4,000 votes per iteration, equal to zpg's default.
+    Default budget: N·M = 800·5 = 4,000 votes per iteration, equal to zpg's default.
     """
 
     pairs: int = param(
@@ -58,12 +58,10 @@ class OnlineDPOConfig(DPOSettings):
         "θ + μv, v uniform on the unit sphere (ZPG's pairs).",
         source="ours",
     )
-    mu: float = param(
-        4.0, "Perturbation distance μ of the 'perturbed' pairing (zpg's default).", source="ours"
-    )
+    mu: float = param(4.0, "Perturbation distance μ of the 'perturbed' pairing.", source="ours")
     reference: Literal["initial", "previous"] = param(
         "initial",
-        "π_ref: the initial policy θ0 (spec §4) or the iterate at the start of the iteration.",
+        "π_ref: the initial policy θ0 (as DPO's) or the iterate at the start of the iteration.",
         source="ours",
     )
 
@@ -73,6 +71,9 @@ class OnlineDPOConfig(DPOSettings):
             raise ValueError(f"pairs must be at least 1, got {self.pairs}")
         if not self.mu > 0:
             raise ValueError(f"mu must be positive, got {self.mu}")
+
+
+# ALGO LOGIC: online DPO's iteration, steps 1–4 (docs/algorithms.md#online-dpo)
 
 
 class OnlineDPO(api.Algorithm[OnlineDPOConfig]):
@@ -104,6 +105,9 @@ class OnlineDPO(api.Algorithm[OnlineDPOConfig]):
         data = PreferenceData.build(first, second, targets, reference)
         self.theta, diagnostics = dpo_updates(self.theta, data, self.optimizer, c, problem.rng)
         return {**diagnostics, "mean_vote": float(p_hat.mean())}
+
+
+# END ALGO LOGIC
 
 
 @zobench.hookimpl

@@ -3,7 +3,7 @@
 Christiano et al., "Deep RL from Human Preferences", NeurIPS 2017 (reward model by BT maximum
 likelihood on trajectory pairs) and Schulman et al., "Proximal Policy Optimization",
 arXiv 1707.06347 (clipped objective, GAE λ of Schulman et al. 2016); the ZPG paper's PPO-RM
-baseline (Zhang & Ying, arXiv 2409.17401; spec §4, §9).
+baseline (Zhang & Ying, arXiv 2409.17401); docs/algorithms.md#ppo-rm.
 
 1. Reward model (first iteration, and every ``refresh_every`` iterations if set): a tabular
    r_φ(s, a) over local state-action cells (shared by all agents, or one per agent), trajectory
@@ -16,14 +16,15 @@ baseline (Zhang & Ying, arXiv 2409.17401; spec §4, §9).
    Adam steps on the clipped surrogate (PPO eq. 7)
        L(θ) = E[min(ρ A, clip(ρ, 1 − ε, 1 + ε) A)],  ρ = π_θ(a|s) / π_old(a|s),
    whose gradient ρ A ∇log π (zero where the clip is active) is one :func:`policy.score` call.
-   On a networked environment the learner is centralized (spec §7) with per-agent ratios; each
+   On a networked environment the learner is centralized (docs/algorithms.md#centralized-baselines) with per-agent ratios; each
    agent's advantage is the agents' mean (``credit = "global"``, the joint objective) or its own.
 
-Budget. zpg's defaults ask N·M = 200·20 = 4,000 votes per iteration. The default reward-model
-dataset is K = 40,000 pairs × M = 20 = 800,000 votes, all spent at iteration 1: equal to zpg's
-budget over 200 iterations (a RunSpec's default length); use ``pairs = 200·T`` for T iterations.
+Budget. zpg's defaults ask N·M = 800·5 = 4,000 votes per iteration. The default reward-model
+dataset is K = 200,000 pairs × M = 10 = 2,000,000 votes, all spent at iteration 1: equal to zpg's
+budget over 500 iterations (the default suite length); use ``pairs = 4,000·T/M`` for T
+iterations.
 Refreshes (off by default) add ``refresh_pairs``·M votes each. The papers' PPO-RM settings are
-unknown (spec §4); the PPO constants are the PPO paper's.
+unknown; the PPO constants are the PPO paper's.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from zobench_plugins.algorithms._optim import (
 
 @dataclass(frozen=True)
 class PPORMConfig:
-    """PPO-RM settings. Default budget: 40,000 pairs × 20 votes = zpg's 4,000/iteration × 200."""
+    """PPO-RM settings. Default budget: 200,000 pairs × 10 votes = zpg's 4,000/iteration × 500."""
 
     pairs: int = param(
         200000,
@@ -61,7 +62,8 @@ class PPORMConfig:
     )
     evaluators: int = param(
         10,
-        "Evaluators M per pair (zpg's M).",
+        "Evaluators M per pair; K·M is the reward model's budget. Tuned by `zobench tune` on the "
+        "default gridworld under Bradley–Terry votes, 500 iterations (docs/tuning.md).",
         source="ours",
         tune=BudgetSplit("pairs", (1, 5, 10, 20, 40, 100)),
     )
@@ -130,6 +132,9 @@ class PPORMConfig:
             raise ValueError("clip must lie in (0, 1) and gae_lambda in [0, 1]")
         if not self.learning_rate > 0 or not 0 < self.value_rate <= 1:
             raise ValueError("learning_rate must be > 0 and value_rate in (0, 1]")
+
+
+# ALGO LOGIC: the reward model, then PPO on it (docs/algorithms.md#ppo-rm)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,8 +269,8 @@ class PPORM(api.Algorithm[PPORMConfig]):
 
     name = "ppo-rm"
     summary = (
-        "PPO on a tabular Bradley-Terry reward model fit to labelled pairs (default 800k votes = "
-        "zpg's 200 iterations); preference-only."
+        "PPO on a tabular Bradley-Terry reward model fit to labelled pairs (default 2M votes = "
+        "zpg's 500 iterations); preference-only."
     )
     source = "Christiano et al. 2017 (reward model) + Schulman et al. 2017 (PPO); arXiv 2409.17401"
     Config = PPORMConfig
@@ -317,6 +322,9 @@ class PPORM(api.Algorithm[PPORMConfig]):
         diagnostics = ppo_iteration(self.problem, self.ppo, self.learned_rewards)  # step 2
         self.theta = self.ppo.theta
         return {"bt_loss": self.bt_loss, **diagnostics}
+
+
+# END ALGO LOGIC
 
 
 @zobench.hookimpl

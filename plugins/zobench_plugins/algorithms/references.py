@@ -47,6 +47,9 @@ class OracleConfig:
             raise ValueError(f"episodes must be at least 2, got {self.episodes}")
 
 
+# ALGO LOGIC: the reward-driven ceiling and the floor (docs/algorithms.md#oracle-pg, #uniform)
+
+
 def reinforce_gradient(problem: Problem, theta: np.ndarray, episodes: int) -> np.ndarray:
     """REINFORCE estimate of ∇J from ``episodes`` episodes with true rewards.
 
@@ -110,6 +113,9 @@ class Uniform(api.Algorithm):
     def step(self) -> Mapping[str, float]:
         """Does nothing and spends nothing."""
         return {}
+
+
+# END ALGO LOGIC
 
 
 @zobench.hookimpl

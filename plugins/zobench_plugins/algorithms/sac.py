@@ -2,9 +2,9 @@
 
 Qu, Wierman & Li, "Scalable Reinforcement Learning of Localized Policies for Multi-Agent
 Networked Systems", L4DC 2020 (arXiv 1912.02906); the DZOPG paper's "distributed reward-driven
-baseline" (Dai et al., arXiv 2605.15697); zobench spec §6, defaults §9.
+baseline" (Dai et al., arXiv 2605.15697); docs/algorithms.md#sac.
 
-Per outer iteration m (spec §6):
+Per outer iteration m:
 
 1. roll out B episodes of the joint policy and read every agent's TRUE local reward r_i(t)
    (``consumes = {rewards}``: charged to the ledger as reward observations);
@@ -45,7 +45,7 @@ from zobench.space import Choice, IntRange, LogUniform
 
 @dataclass(frozen=True)
 class SACConfig:
-    """SAC settings (spec §6; defaults §9). SAC spends no preference queries (zpg: 4,000/iter)."""
+    """SAC settings (docs/algorithms.md#sac has each default's source). SAC spends no preference queries (zpg: 4,000/iter)."""
 
     kappa: int = param(1, "Hops κ of the truncated critics' neighbourhoods.", source="author-code")
     h: float = param(
@@ -57,7 +57,7 @@ class SACConfig:
     t0: float = param(10.0, "Critic step offset t0 in α_t = h / (t + t0).", source="ours")
     eta: float = param(
         13.8,
-        "Actor step η; iteration m uses η / √(m + 1) (Qu et al.'s form; spec §9 proposed 0.05). Tuned by `zobench tune` on the default net-gridworld (4 agents, chain) under Bradley–Terry votes, 500 iterations (docs/tuning.md); gridworld has its own preset.",
+        "Actor step η; iteration m uses η / √(m + 1) (Qu et al.'s form). Tuned by `zobench tune` on the default net-gridworld (4 agents, chain) under Bradley–Terry votes, 500 iterations (docs/tuning.md); gridworld has its own preset.",
         source="ours",
         tune=LogUniform(0.5, 500.0),
     )
@@ -93,6 +93,9 @@ class SACConfig:
             raise ValueError("h, t0 and eta must be positive")
         if min(self.episodes, self.critic_sweeps, self.max_table_entries) < 1:
             raise ValueError("episodes, critic_sweeps and max_table_entries must be >= 1")
+
+
+# ALGO LOGIC: the κ-hop critics and the actor, steps 1–5 (docs/algorithms.md#sac)
 
 
 INT64_MAX = np.iinfo(np.int64).max
@@ -243,6 +246,9 @@ class SAC(api.Algorithm[SACConfig]):
         self.theta = self.theta + eta * grad
         self.iteration += 1
         return {"grad_norm": float(np.linalg.norm(grad)), "mean_q": float(q.mean())}
+
+
+# END ALGO LOGIC
 
 
 @zobench.hookimpl

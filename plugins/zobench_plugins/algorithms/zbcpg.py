@@ -1,10 +1,10 @@
 """ZBCPG: Zeroth-Order Block-Coordinate Policy Gradient from human preferences.
 
-Zhang & Ying, arXiv 2409.17401 (ICLR 2025), Algorithm ZBCPG; zobench spec §3.
+Zhang & Ying, arXiv 2409.17401 (ICLR 2025), Algorithm ZBCPG; docs/algorithms.md#zbcpg.
 
 ZBCPG is ZPG (:mod:`zobench_plugins.algorithms.zpg`) with another perturbation rule: only a block
-of coordinates is perturbed and updated. The block rule was not recovered, so this is the
-spec's reconstruction [R]:
+of coordinates is perturbed and updated. The block rule was not recovered, so this is our
+reconstruction:
 
 1. draw a block I ⊂ {1..d} of k coordinates; by default the k = |A| logits of one (agent, state)
    row, chosen uniformly, the natural block of a tabular softmax;
@@ -29,6 +29,7 @@ from zobench.api import param
 from zobench.sim.problem import Problem
 from zobench.space import BudgetSplit, LogUniform
 from zobench_plugins.algorithms import zpg
+from zobench_plugins.algorithms._preference_estimation import sphere_direction
 
 TUNED = (
     "Tuned by `zobench tune` on the default gridworld under Bradley–Terry votes, 500 iterations "
@@ -38,7 +39,8 @@ TUNED = (
 
 @dataclass(frozen=True)
 class ZBCPGConfig(zpg.ZPGConfig):
-    """ZPG's settings plus the block rule (spec §3); all defaults are ours, tuned for ZBCPG itself.
+    """ZPG's settings plus the block rule (docs/algorithms.md#zbcpg); all defaults are ours, tuned
+    for ZBCPG itself.
 
     ZBCPG tunes its own μ, vote split and step (the same search spaces as ZPG's): a block step
     moves few logits, so it wants other values than ZPG.
@@ -74,7 +76,7 @@ class ZBCPGConfig(zpg.ZPGConfig):
     parallel_blocks: int = param(
         1,
         "Disjoint blocks B estimated and updated together per iteration, each with its own "
-        "pairs and votes (the parallel ZBCPG of spec §3).",
+        "pairs and votes (the parallel ZBCPG, docs/algorithms.md#zbcpg).",
         source="ours",
     )
 
@@ -84,6 +86,9 @@ class ZBCPGConfig(zpg.ZPGConfig):
             raise ValueError(f"block_size must be at least 1, got {self.block_size}")
         if self.parallel_blocks < 1:
             raise ValueError(f"parallel_blocks must be at least 1, got {self.parallel_blocks}")
+
+
+# ALGO LOGIC: ZBCPG's perturbation rule on top of ZPG's steps 2–5 (docs/algorithms.md#zbcpg)
 
 
 def draw_blocks(
@@ -111,7 +116,7 @@ def block_direction(
 ) -> np.ndarray:
     """v uniform on the unit sphere of the block's span, zero elsewhere, in ``shape`` (step 2)."""
     v = np.zeros(int(np.prod(shape)))
-    v[block] = zpg.sphere_direction(rng, (len(block),))
+    v[block] = sphere_direction(rng, (len(block),))
     return v.reshape(shape)
 
 
@@ -142,15 +147,22 @@ def estimate_gradient(
 class ZBCPG(zpg.ZPG):
     """Zeroth-order block-coordinate policy gradient: perturb and update one block at a time.
 
-    Everything but the perturbation rule is ZPG's (spec §3), so only the estimator changes; the
-    estimate is zero off the drawn block(s), so the ascent step updates only those (step 5).
+    Everything but the perturbation rule is ZPG's, so only the estimator changes; the estimate
+    is zero off the drawn block(s), so the ascent step updates only those (step 5).
     """
 
     name = "zbcpg"
     summary = "Zeroth-Order Block-Coordinate PG: ZPG restricted to random blocks (parallelizable)."
-    source = "Zhang & Ying, arXiv 2409.17401 (ICLR 2025), Algorithm ZBCPG (block rule: spec §3 [R])"
+    source = "Zhang & Ying, arXiv 2409.17401 (ICLR 2025), Algorithm ZBCPG (block rule: ours)"
     Config = ZBCPGConfig
-    estimate = staticmethod(estimate_gradient)
+    config: ZBCPGConfig
+
+    def estimate(self) -> tuple[np.ndarray, dict[str, float]]:
+        """The summed block estimate Σ_b ĝ_b at the current θ (steps 1–4)."""
+        return estimate_gradient(self.problem, self.theta, self.config)
+
+
+# END ALGO LOGIC
 
 
 @zobench.hookimpl

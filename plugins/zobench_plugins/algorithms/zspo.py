@@ -1,7 +1,7 @@
 """ZSPO: zeroth-order sign policy optimization from batch comparisons (no link function needed).
 
 Zhang & Ying, "Provable Reinforcement Learning from Human Feedback with an Unknown Link
-Function", arXiv 2506.03066; zobench spec §8.
+Function", arXiv 2506.03066; docs/algorithms.md#zspo.
 
 ZSPO only estimates the *sign* of the value difference, so it needs neither σ⁻¹ nor trimming:
 
@@ -12,7 +12,7 @@ ZSPO only estimates the *sign* of the value difference, so it needs neither σ�
 4. θ ← θ + α_t ŝ v (a step of length α_t: E[ŝ v] correlates positively with ∇J).
 
 The reviews report D = 1 on their GridWorld and N = 1000 in one example; μ and α were not
-recovered, so those defaults are ours (spec §9). Two settings are ours beyond the paper, both
+recovered, so those defaults are ours (tuned, docs/tuning.md). Two settings are ours beyond the paper, both
 reducing to it at their neutral value:
 
 - the step length α_t = α / √(1 + λ t) decays with the iteration t (λ = 0: the paper's fixed
@@ -43,7 +43,7 @@ from zobench import api
 from zobench.api import Channel, param
 from zobench.sim.problem import Problem
 from zobench.space import BudgetSplit, LogUniform
-from zobench_plugins.algorithms.zpg import sphere_direction
+from zobench_plugins.algorithms._preference_estimation import sphere_direction
 
 TUNED = (
     "Tuned by `zobench tune` on the default gridworld under Bradley–Terry votes, 500 iterations "
@@ -53,7 +53,7 @@ TUNED = (
 
 @dataclass(frozen=True)
 class ZSPOConfig:
-    """Settings of ZSPO (spec §8, defaults §9)."""
+    """Settings of ZSPO (docs/algorithms.md#zspo has each default's source)."""
 
     mu: float = param(
         3.44,
@@ -103,6 +103,9 @@ class ZSPOConfig:
             raise ValueError("comparisons, evaluators and batch must be at least 1")
         if not self.step_decay >= 0:  # also refuses NaN
             raise ValueError(f"step_decay must be >= 0, got {self.step_decay}")
+
+
+# ALGO LOGIC: ZSPO's iteration, steps 1–4 (docs/algorithms.md#zspo)
 
 
 def vote_sign(
@@ -158,6 +161,9 @@ class ZSPO(api.Algorithm[ZSPOConfig]):
         self.theta = self.theta + step_length(self.config, self.iteration) * direction
         self.iteration += 1
         return diagnostics
+
+
+# END ALGO LOGIC
 
 
 @zobench.hookimpl

@@ -1,4 +1,4 @@
-"""Stochastic single-agent GridWorld (ZPG experiments; every setting is zobench's default, spec §9).
+"""Stochastic single-agent GridWorld (ZPG experiments; every setting is ours, docs/algorithms.md#gridworld).
 
 The agent starts in one cell and should reach the goal fast: r_t = 1 when it stands on the goal
 after step t, and the goal is absorbing, so the return counts the steps spent on the goal. Each
@@ -58,7 +58,7 @@ class GridWorld(api.Environment):
 
     name = "gridworld"
     summary = "Stochastic single-agent GridWorld: reach the absorbing goal fast (ZPG §4)."
-    source = "Zhang & Ying, arXiv 2409.17401 (settings: zobench defaults, spec §9)"
+    source = "Zhang & Ying, arXiv 2409.17401 (settings: ours, docs/algorithms.md#gridworld)"
     Config = GridWorldConfig
     noise_dims = 1
 

@@ -442,9 +442,7 @@ def resolve_env(env_id: str) -> type[GymEnvironment]:
         if limit
         else "Gymnasium registers no time limit, so zobench's default."
     )
-    horizon = api.param(
-        _default_horizon(spec), horizon_doc, source="author-code" if limit else "ours"
-    )
+    horizon = api.param(_default_horizon(spec), horizon_doc, source="library" if limit else "ours")
     common = GymConfig.__dataclass_fields__
     fields = [
         ("horizon", int, horizon),
@@ -454,7 +452,7 @@ def resolve_env(env_id: str) -> type[GymEnvironment]:
     names = []
     for name, default, hint in _constructor_settings(gym, spec):
         doc = f"Passed through to gymnasium.make('{env_id}', {name}=...); Gymnasium's default."
-        fields.append((name, hint, api.param(default, doc, source="author-code")))
+        fields.append((name, hint, api.param(default, doc, source="library")))
         names.append(name)
     label = re.sub(r"\W+", "", env_id.title())
     config = dataclasses.make_dataclass(

@@ -1,4 +1,4 @@
-"""Networked GridWorld (DZOPG §5.1; spec §5.4): n agents reach one goal under coupled noise.
+"""Networked GridWorld (DZOPG §5.1; docs/algorithms.md#net-gridworld): n agents reach one goal under coupled noise.
 
 Every agent walks an L × L grid; its local state is its own cell ``s = x·L + y``. Actions are
 the five displacements stay, (0, +1), (0, −1), (−1, 0), (+1, 0) [C]. A move is perturbed by a
@@ -39,7 +39,7 @@ from zobench.sim import kernel
 from zobench_plugins.environments import net_exact
 
 ACTIONS = np.array([(0, 0), (0, 1), (0, -1), (-1, 0), (1, 0)])
-"""(dx, dy) of the actions stay, +y, −y, −x, +x (the author's code, spec §5.4 [C])."""
+"""(dx, dy) of the actions stay, +y, −y, −x, +x (the DZOPG author's code)."""
 
 LOGIT = 20.0
 """Logit of the chosen action in reference policies: probability 1 − 4·e⁻²⁰ ≈ 1 − 8e−9."""
@@ -130,7 +130,7 @@ def joint_digits(count: int, base: int, n_agents: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class NetGridWorldConfig:
-    """Settings of the networked GridWorld (spec §5.4; defaults spec §9)."""
+    """Settings of the networked GridWorld (docs/algorithms.md#net-gridworld has each default's source)."""
 
     n_agents: int = api.param(4, "Number of agents n (the paper lists four starts).", source="ours")
     size: int | None = api.param(
@@ -170,7 +170,7 @@ class NetGridWorldConfig:
     collision_penalty: float = api.param(
         0.0,
         "λ of the safety variant (eq. 37): subtracted when another agent shares the cell "
-        "s_i(t) ≠ g. The spec proposes λ = 2 for that variant.",
+        "s_i(t) ≠ g. The dzopg-safety suite sets λ = 2 (docs/algorithms.md#net-gridworld).",
         source="ours",
     )
     horizon: int = api.param(
@@ -222,7 +222,7 @@ class NetGridWorld(api.Environment):
 
     name = "net-gridworld"
     summary = "Networked GridWorld: n agents, one goal, neighbour-dependent noise (DZOPG §5.1)."
-    source = "Dai et al., arXiv 2605.15697, §5.1 (defaults: spec §9)"
+    source = "Dai et al., arXiv 2605.15697, §5.1 (defaults: docs/algorithms.md#net-gridworld)"
     Config = NetGridWorldConfig
     networked = True
     default_topology = "chain"

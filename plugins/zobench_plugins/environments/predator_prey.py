@@ -1,10 +1,10 @@
-"""Predator–prey (DZOPG §5.2; spec §5.5): n predators capture static prey on a grid with obstacles.
+"""Predator–prey (DZOPG §5.2; docs/algorithms.md#predator-prey): n predators capture static prey on a grid with obstacles.
 
 Each agent (predator) observes only its own cell and takes one of the five actions of
 :data:`~zobench_plugins.environments.net_gridworld.ACTIONS`. A move into the boundary or an
 obstacle leaves the agent where it is; with probability ``slip`` a move fails (0 by default,
 the paper names no transition noise). The prey never move and disappear once caught. Agent i's
-reward after step t is (eq. 38, reconstructed in spec §5.5)
+reward after step t is (DZOPG eq. (38), reconstructed from its prose)
 
     r_i(t) = −c_time + Σ_{k ∈ 𝒫(t)} 1{s_i(t+1) = p_k} · R_cap / |𝒞_k(t)| − η · d_i(t),
 
@@ -60,7 +60,7 @@ Cells = tuple[tuple[int, int], ...]
 
 @dataclass(frozen=True)
 class PredatorPreyConfig:
-    """Settings of predator–prey (spec §5.5; every value is zobench's, spec §9)."""
+    """Settings of predator–prey (docs/algorithms.md#predator-prey; every value is ours)."""
 
     n_agents: int = api.param(8, "Number of predators n.", source="ours")
     size: int | None = api.param(
@@ -127,7 +127,9 @@ class PredatorPrey(api.Environment):
 
     name = "predator-prey"
     summary = "Predator–prey: agents capture static prey on a grid with obstacles (DZOPG §5.2)."
-    source = "Dai et al., arXiv 2605.15697, §5.2 (every setting: zobench defaults, spec §9)"
+    source = (
+        "Dai et al., arXiv 2605.15697, §5.2 (every setting ours: docs/algorithms.md#predator-prey)"
+    )
     Config = PredatorPreyConfig
     networked = True
     default_topology = "chain"

@@ -1,4 +1,4 @@
-"""Built-in preference models: links σ with P(τ1 ≻ τ0) = σ((R1 − R0) / scale) (spec §1).
+"""Built-in preference models: links σ with P(τ1 ≻ τ0) = σ((R1 − R0) / scale) (docs/algorithms.md#preference-models).
 
 Each inverse is finite on the whole closed interval [0, 1]: probabilities are first clipped to
 ``[EPS, 1 − EPS]`` (or, for the linear link, to its exact range), because trimming happens before
@@ -57,7 +57,7 @@ class Weibull(api.PreferenceModel):
 
     name = "weibull"
     summary = "Weibull (Gompertz) link σ(x) = exp(−exp(−x)); asymmetric, σ(0) = 1/e."
-    source = "Greene 2010 / Train 2009, as named by ZPG v2 and DZOPG (formula: spec §1, [R])"
+    source = "Greene 2010 / Train 2009, as named by ZPG v2 and DZOPG (formula: our reading, docs/algorithms.md#weibull)"
     Config = WeibullConfig
     symmetric = False
 

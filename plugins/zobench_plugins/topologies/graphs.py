@@ -5,7 +5,7 @@ Each builds its edge list with array arithmetic (no loop over agents) and hands 
 (the complete graph writes its CSR arrays directly).
 Chain, ring, star and grid have O(n) edges and build in milliseconds at 100,000 agents; the
 complete graph has n(n − 1)/2 edges and refuses sizes whose edge list would not fit in memory.
-The DZOPG experiments use a chain (paper §5.1, §5.2); the author's code uses a ring (spec §5.4).
+The DZOPG experiments use a chain (paper §5.1, §5.2); the author's code uses a ring (docs/algorithms.md#ring).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Ring(api.Topology):
 
     name = "ring"
     summary = "Cycle graph: agent i linked to i ± 1 modulo n (the DZOPG author's code)."
-    source = "spec §5.4 [C]: github.com/Pengcheng-Dai/NMARL_Grid_Environment"
+    source = "The DZOPG author's code: github.com/Pengcheng-Dai/NMARL_Grid_Environment"
 
     def build(self, n_agents: int, rng: np.random.Generator) -> Network:
         """The ring over ``n_agents`` agents (``rng`` is unused)."""
