@@ -27,6 +27,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -403,9 +404,9 @@ def parse_suite(text: str, *, source: str = "suite", host: PluginHost | None = N
     )
     entries: dict[str, tuple[Entry, ...]] = {}
     for table in COMPONENT_TABLES:
-        tables = _collect(mistakes, lambda table=table: _tables(data, table)) or []
+        tables = _collect(mistakes, functools.partial(_tables, data, table)) or []
         found = [
-            _collect(mistakes, lambda p=path, r=raw, t=table: _entry(t, p, r, host))
+            _collect(mistakes, functools.partial(_entry, table, path, raw, host))
             for path, raw in tables
         ]
         entries[table] = tuple(e for e in found if e is not None)

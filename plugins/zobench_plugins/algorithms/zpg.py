@@ -20,9 +20,9 @@ default below is zobench's own choice (``source="ours"``). The pieces shared wit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal, Protocol
 
 import numpy as np
 
@@ -116,7 +116,23 @@ def return_bound(problem: Problem) -> float:
     return span * float(problem.panel.step_weights(problem.env.horizon).sum())
 
 
-def inverse_link(problem: Problem, p_hat: np.ndarray, config: ZPGConfig) -> np.ndarray:
+class TrimmingSettings(Protocol):
+    """The trimming settings :func:`inverse_link` reads (ZPG's and DZOPG's configs carry them)."""
+
+    @property
+    def trim(self) -> Literal["bound", "constant"]:
+        """The trimming variant: (b) ``bound`` or (a) ``constant``."""
+
+    @property
+    def trim_margin(self) -> float:
+        """D of variant (a)."""
+
+    @property
+    def return_bound(self) -> float | None:
+        """B of variant (b); ``None``: derived from the environment's public reward span."""
+
+
+def inverse_link(problem: Problem, p_hat: np.ndarray, config: TrimmingSettings) -> np.ndarray:
     """Δ̂ = σ⁻¹(trim(p̂)) (spec §1), with variant (b) or (a) of the trimming.
 
     Variant (b) passes B to the kernel so that p̂ at the interval's ends maps to exactly ∓B even
@@ -180,8 +196,12 @@ class ZPG(api.Algorithm[ZPGConfig]):
     source = "Zhang & Ying, arXiv 2409.17401 (ICLR 2025), Algorithm ZPG"
     Config = ZPGConfig
     consumes = frozenset({Channel.PREFERENCES})
-    estimate = staticmethod(estimate_gradient)
-    """The gradient estimator; ZBCPG differs from ZPG only here (spec §3)."""
+    # typed loosely: ZBCPG's estimator takes its own config and a list of block directions
+    estimate: ClassVar[Callable[..., tuple[np.ndarray, dict[str, float]]]] = staticmethod(
+        estimate_gradient
+    )
+    """The gradient estimator, called as ``estimate(problem, θ, config)``; ZBCPG differs from
+    ZPG only here (spec §3)."""
 
     def step(self) -> Mapping[str, float]:
         """One iteration: estimate ĝ, then θ ← θ + α ĝ (ascent on J)."""
