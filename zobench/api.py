@@ -27,17 +27,6 @@ if TYPE_CHECKING:
     from zobench.sim.network import Network
     from zobench.sim.problem import Problem
 
-KINDS: tuple[str, ...] = (
-    "algorithm",
-    "environment",
-    "preference-model",
-    "topology",
-    "executor",
-    "suite",
-    "preset",
-)
-"""Every kind of component a plugin may register, in the order the CLI lists them."""
-
 Provenance = Literal["paper", "author-code", "ours"]
 """Where a default comes from: a paper's text, the paper author's public code, or zobench's choice."""
 
@@ -86,7 +75,7 @@ class Component(Generic[ConfigT]):
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     source: ClassVar[str] = ""
-    Config: ClassVar[type] = EmptyConfig
+    Config: ClassVar[type[Any]] = EmptyConfig
 
     config: ConfigT
 
@@ -251,14 +240,17 @@ class PreferenceConfig:
             raise ValueError(f"equal must be >= 0, got {self.equal}")
 
 
-class PreferenceModel(Component[ConfigT]):
+PreferenceConfigT = TypeVar("PreferenceConfigT", bound=PreferenceConfig)
+
+
+class PreferenceModel(Component[PreferenceConfigT]):
     """A link function σ with its inverse: ``P(τ1 ≻ τ0) = σ((R(τ1) − R(τ0)) / scale)``.
 
     Subclasses implement the unit-scale :meth:`sigma` and :meth:`sigma_inverse`; the scaled
     :meth:`link` and :meth:`inverse` are derived. Configs must extend :class:`PreferenceConfig`.
     """
 
-    kind = "preference-model"
+    kind = "preference"
     Config = PreferenceConfig
     symmetric: ClassVar[bool] = True
     """True when σ(−x) = 1 − σ(x)."""
@@ -406,3 +398,12 @@ class SuiteDefinition:
     summary: str
     toml: str
     kind: ClassVar[str] = "suite"
+
+
+def __getattr__(name: str) -> Any:
+    # ``KINDS`` moved to :mod:`zobench.kinds`, which imports this module: read it lazily.
+    if name == "KINDS":
+        from zobench.kinds import NAMES
+
+        return NAMES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

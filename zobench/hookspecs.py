@@ -62,16 +62,15 @@ def zobench_register_suites(register: Register) -> None:
 @hookspec
 def zobench_register_presets(register: Register) -> None:
     """Register :class:`zobench.presets.Preset` objects (tuned settings per algorithm and
-    environment instance): ``register(*load_presets(text, source=...))`` registers a file."""
+    environment instance), one call per preset: ``for p in load_presets(text, source=...):
+    register(p)`` registers a file."""
 
 
-HOOK_KINDS: dict[str, str] = {
-    "zobench_register_algorithms": "algorithm",
-    "zobench_register_environments": "environment",
-    "zobench_register_preference_models": "preference-model",
-    "zobench_register_topologies": "topology",
-    "zobench_register_executors": "executor",
-    "zobench_register_suites": "suite",
-    "zobench_register_presets": "preset",
-}
-"""Which kind of component each hook registers."""
+def __getattr__(name: str) -> Any:
+    # ``HOOK_KINDS`` (hook name -> kind name) is derived from :mod:`zobench.kinds`, which
+    # imports the plugin contracts; read lazily so that ``import zobench`` stays light.
+    if name == "HOOK_KINDS":
+        from zobench.kinds import BY_HOOK
+
+        return {hook: kind.name for hook, kind in BY_HOOK.items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
