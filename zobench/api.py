@@ -20,12 +20,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 import numpy as np
 
 # the contracts speak in the kernel's types (re-exported: zobench.api.TransitionTables)
+from zobench import kinds
 from zobench.sim.types import Channel, StepTable, TransitionTables, channels
 from zobench.space import TUNE_METADATA, SearchSpace
 
 if TYPE_CHECKING:
     from zobench.sim.network import Network
     from zobench.sim.problem import Problem
+
+KINDS: tuple[str, ...] = kinds.NAMES
+"""Every kind of component a plugin may register, in the order the CLI lists them (the names of
+:data:`zobench.kinds.KINDS`)."""
 
 Provenance = Literal["paper", "author-code", "ours"]
 """Where a default comes from: a paper's text, the paper author's public code, or zobench's choice."""
@@ -134,7 +139,7 @@ class Environment(Component[ConfigT]):
     whatever executes them.
     """
 
-    kind = "environment"
+    kind = kinds.ENVIRONMENT.name
     networked: ClassVar[bool] = False
     """True when the dynamics or rewards couple agents through a network (needs a topology)."""
     default_topology: ClassVar[str] = "isolated"
@@ -250,7 +255,7 @@ class PreferenceModel(Component[PreferenceConfigT]):
     :meth:`link` and :meth:`inverse` are derived. Configs must extend :class:`PreferenceConfig`.
     """
 
-    kind = "preference"
+    kind = kinds.PREFERENCE.name
     Config = PreferenceConfig
     symmetric: ClassVar[bool] = True
     """True when σ(−x) = 1 − σ(x)."""
@@ -280,7 +285,7 @@ class PreferenceModel(Component[PreferenceConfigT]):
 class Topology(Component[ConfigT]):
     """Builds the agents' communication network."""
 
-    kind = "topology"
+    kind = kinds.TOPOLOGY.name
 
     def build(self, n_agents: int, rng: np.random.Generator) -> Network:
         """The network over ``n_agents`` agents (``rng`` for random graphs; seeded by the run)."""
@@ -303,7 +308,7 @@ class Algorithm(Component[ConfigT]):
     :class:`~zobench.errors.ChannelError`.
     """
 
-    kind = "algorithm"
+    kind = kinds.ALGORITHM.name
     consumes: ClassVar[frozenset[Channel]] = frozenset({Channel.PREFERENCES})
     """The channels the algorithm learns from: ``"preferences"`` (the panel's votes),
     ``"rewards"`` (true rewards and returns) and ``"model"`` (transition tables, reference
@@ -370,7 +375,7 @@ class Executor(Component[ConfigT]):
     depend on which worker ran a task: every task carries its own seed.
     """
 
-    kind = "executor"
+    kind = kinds.EXECUTOR.name
 
     def map_unordered(
         self,
@@ -397,13 +402,4 @@ class SuiteDefinition:
     name: str
     summary: str
     toml: str
-    kind: ClassVar[str] = "suite"
-
-
-def __getattr__(name: str) -> Any:
-    # ``KINDS`` moved to :mod:`zobench.kinds`, which imports this module: read it lazily.
-    if name == "KINDS":
-        from zobench.kinds import NAMES
-
-        return NAMES
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    kind: ClassVar[str] = kinds.SUITE.name

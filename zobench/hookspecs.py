@@ -21,6 +21,8 @@ from typing import Any
 
 import pluggy
 
+from zobench.kinds import BY_HOOK
+
 PROJECT = "zobench"
 
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -66,11 +68,5 @@ def zobench_register_presets(register: Register) -> None:
     register(p)`` registers a file."""
 
 
-def __getattr__(name: str) -> Any:
-    # ``HOOK_KINDS`` (hook name -> kind name) is derived from :mod:`zobench.kinds`, which
-    # imports the plugin contracts; read lazily so that ``import zobench`` stays light.
-    if name == "HOOK_KINDS":
-        from zobench.kinds import BY_HOOK
-
-        return {hook: kind.name for hook, kind in BY_HOOK.items()}
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+HOOK_KINDS: dict[str, str] = {hook: kind.name for hook, kind in BY_HOOK.items()}
+"""Which kind of component each hook registers (from :mod:`zobench.kinds`)."""

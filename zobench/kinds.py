@@ -15,15 +15,18 @@ still works wherever a user could have written it, with one deprecation line
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import warnings
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from zobench import api
 from zobench.errors import UnknownComponentError, did_you_mean
-from zobench.presets import Preset
+
+if TYPE_CHECKING:
+    from zobench import api
+    from zobench.presets import Preset
 
 T = TypeVar("T")
 
@@ -42,9 +45,10 @@ class Kind(Generic[T]):
     """How listings title it (``preference models``)."""
     hook: str
     """The registrar hook of :mod:`zobench.hookspecs` that registers it."""
-    base: type[T]
-    """What a registration must be: a subclass of ``base`` (component kinds) or an instance of
-    it (data kinds, see :attr:`is_data`)."""
+    base_path: str
+    """Where :attr:`base` lives, ``module:attribute``. A path, not the class: this module is
+    imported by the contracts themselves and by layers that must not load the kernel
+    (``report/`` reads run specs), so it imports nothing heavy."""
     is_data: bool = False
     """True when plugins register objects (suites, presets) rather than component classes."""
     suite_table: str | None = None
@@ -53,6 +57,14 @@ class Kind(Generic[T]):
     """Other spellings the command line accepts (the plural is always accepted)."""
     deprecated: tuple[str, ...] = ()
     """Old spellings still accepted, each with a :class:`KindSpellingWarning`."""
+
+    @property
+    def base(self) -> type[T]:
+        """What a registration must be: a subclass of ``base`` (component kinds) or an instance
+        of it (data kinds, see :attr:`is_data`)."""
+        module, _, attribute = self.base_path.partition(":")
+        # the annotation of each record below says which class its path names (test_kinds)
+        return cast("type[T]", getattr(importlib.import_module(module), attribute))
 
     @property
     def spellings(self) -> tuple[str, ...]:
@@ -65,21 +77,21 @@ ALGORITHM: Kind[api.Algorithm[Any]] = Kind(
     "algorithm",
     "algorithms",
     "zobench_register_algorithms",
-    api.Algorithm,
+    "zobench.api:Algorithm",
     suite_table="algorithm",
 )
 ENVIRONMENT: Kind[api.Environment[Any]] = Kind(
     "environment",
     "environments",
     "zobench_register_environments",
-    api.Environment,
+    "zobench.api:Environment",
     suite_table="environment",
 )
 PREFERENCE: Kind[api.PreferenceModel[Any]] = Kind(
     "preference",
     "preference models",
     "zobench_register_preference_models",
-    api.PreferenceModel,
+    "zobench.api:PreferenceModel",
     suite_table="preference",
     aliases=("preferences",),
     deprecated=("preference-model", "preference-models"),
@@ -88,16 +100,18 @@ TOPOLOGY: Kind[api.Topology[Any]] = Kind(
     "topology",
     "topologies",
     "zobench_register_topologies",
-    api.Topology,
+    "zobench.api:Topology",
     suite_table="topology",
 )
 EXECUTOR: Kind[api.Executor[Any]] = Kind(
-    "executor", "executors", "zobench_register_executors", api.Executor
+    "executor", "executors", "zobench_register_executors", "zobench.api:Executor"
 )
 SUITE: Kind[api.SuiteDefinition] = Kind(
-    "suite", "suites", "zobench_register_suites", api.SuiteDefinition, is_data=True
+    "suite", "suites", "zobench_register_suites", "zobench.api:SuiteDefinition", is_data=True
 )
-PRESET: Kind[Preset] = Kind("preset", "presets", "zobench_register_presets", Preset, is_data=True)
+PRESET: Kind[Preset] = Kind(
+    "preset", "presets", "zobench_register_presets", "zobench.presets:Preset", is_data=True
+)
 
 KINDS: tuple[Kind[Any], ...] = (
     ALGORITHM,
