@@ -212,7 +212,7 @@ class Suite:
         runs = []
         for seed in self.seeds:
             for env, pref in itertools.product(variants["environment"], variants["preference"]):
-                default = host.get("environment", env.name).obj.default_topology
+                default = host.environment(env.name).default_topology
                 for topo in topologies or [ComponentSpec(default, {})]:
                     for label, algo in algorithms:
                         runs.append(
@@ -462,7 +462,7 @@ def load_suite(file_or_name: str | Path, *, host: PluginHost | None = None) -> S
         return parse_suite(text, source=str(path), host=host)
     name = str(file_or_name)
     if ("suite", name) in host.registry:
-        definition = host.get("suite", name).obj
+        definition = host.suite(name)
         return parse_suite(definition.toml, source=f"built-in suite '{name}'", host=host)
     if path.suffix == ".toml" or path.parent != Path("."):
         raise SuiteError(f"{name}: no such suite file")
