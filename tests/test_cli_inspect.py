@@ -110,7 +110,6 @@ def test_list_json_parses_and_matches_the_registry():
         ("environments", "environment"),
         ("preference", "preference"),
         ("preferences", "preference"),
-        ("preference-models", "preference"),
         ("topology", "topology"),
         ("topologies", "topology"),
         ("executor", "executor"),

@@ -141,7 +141,6 @@ def test_an_unknown_kind_is_one_clear_error():
         get_host().data(kinds.SUITE, "zpg")
 
 
-@pytest.mark.slow
 def test_the_cli_accepts_the_old_spelling_with_one_warning_line():
     result = subprocess.run(
         [sys.executable, "-m", "zobench", "list", "preference-model", "--json"],
