@@ -23,7 +23,7 @@ from zobench.plugins import get_host
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "algorithms.md"
-DOCUMENTED_KINDS = ("algorithm", "environment", "preference-model", "topology")
+DOCUMENTED_KINDS = ("algorithm", "environment", "preference", "topology")
 SHARED_PREFERENCE_SECTION = "preference-models"
 """The section whose table documents the settings every preference model shares."""
 PLANNING_CITATION = "spec \u00a7"
@@ -93,7 +93,7 @@ def test_every_builtin_component_is_documented_under_its_own_anchor():
 def test_every_setting_has_the_documented_default_and_source(kind, name, cls):
     sections = _sections()
     own = _table(sections.get(name, ""))
-    shared = _table(sections[SHARED_PREFERENCE_SECTION]) if kind == "preference-model" else {}
+    shared = _table(sections[SHARED_PREFERENCE_SECTION]) if kind == "preference" else {}
     fields = dataclasses.fields(cls.Config)
     for field in fields:
         table = shared if field.name in shared and field.name not in own else own

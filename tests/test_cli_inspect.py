@@ -108,16 +108,15 @@ def test_list_json_parses_and_matches_the_registry():
         ("ALGORITHMS", "algorithm"),
         ("environment", "environment"),
         ("environments", "environment"),
-        ("preference-model", "preference-model"),
-        ("preference-models", "preference-model"),
-        ("preference", "preference-model"),
-        ("preferences", "preference-model"),
+        ("preference", "preference"),
+        ("preferences", "preference"),
         ("topology", "topology"),
         ("topologies", "topology"),
         ("executor", "executor"),
         ("executors", "executor"),
         ("suite", "suite"),
         ("suites", "suite"),
+        ("presets", "preset"),
     ],
 )
 def test_list_one_kind_singular_or_plural(spelling, kind):
@@ -129,7 +128,7 @@ def test_list_one_kind_singular_or_plural(spelling, kind):
 
 
 def test_list_kind_table_shows_only_that_kind():
-    result = invoke("list", "preference-models")
+    result = invoke("list", "preference")
     assert result.exit_code == 0, result.output
     assert PREFERENCE in result.output
     assert ALGORITHM not in result.output

@@ -84,7 +84,7 @@ def test_registered_component_conforms(component, check):
 def test_example_components_are_in_the_parameters():
     ids = {p.id for p in _registry_params()}
     assert "algorithm:example-random-search:check_tiny_run" in ids
-    assert "preference-model:example-lapse-logistic:check_deterministic" in ids
+    assert "preference:example-lapse-logistic:check_deterministic" in ids
 
 
 def test_the_kit_is_a_pytest_plugin(zobench_conformance, request):

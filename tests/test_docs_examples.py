@@ -32,6 +32,7 @@ import numpy as np
 import pytest
 
 import zobench
+from zobench import kinds
 from zobench.api import SuiteDefinition
 from zobench.bench.suite import parse_suite
 from zobench.cli.scaffold import scaffold_plugin
@@ -42,13 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(python|toml)\s*\n(.*?)^```\s*$", re.S | re.M)
 SKIP = re.compile(r"<!--\s*not run:\s*(.*?)\s*-->\s*$")
-COMPONENT_TABLES = {
-    "environment": "environment",
-    "preference": "preference-model",
-    "topology": "topology",
-    "algorithm": "algorithm",
-}
-"""Suite tables and the component kind each names."""
+COMPONENT_TABLES = {table: kind.name for table, kind in kinds.SUITE_TABLES.items()}
+"""Suite tables and the component kind each names (from the one table of kinds)."""
 GUIDE_PLUGIN = "zobench-my-method"
 """The plugin docs/writing-plugins.md builds (`zobench new plugin zobench-my-method`)."""
 

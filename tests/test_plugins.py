@@ -87,7 +87,7 @@ def test_example_plugin_is_discovered_through_its_distribution_metadata(example_
     )
     assert record.hooks == ["zobench_register_algorithms", "zobench_register_preference_models"]
     algorithm = host.get("algorithm", "example-random-search")
-    preference = host.get("preference-model", "example-lapse-logistic")
+    preference = host.get("preference", "example-lapse-logistic")
     for reg in (algorithm, preference):
         assert (reg.distribution, reg.version, reg.plugin) == (
             "zobench-example",
@@ -103,7 +103,7 @@ def test_example_plugin_appears_in_zobench_list(example_installed):
     assert result.exit_code == 0, result.output
     rows = {(r["kind"], r["name"]): r for r in json.loads(result.stdout)}
     assert rows[("algorithm", "example-random-search")]["distribution"] == "zobench-example"
-    assert rows[("preference-model", "example-lapse-logistic")]["version"] == "0.1.0"
+    assert rows[("preference", "example-lapse-logistic")]["version"] == "0.1.0"
 
     table = runner.invoke(cli, ["list", "algorithms", "--long"])
     assert table.exit_code == 0, table.output
@@ -268,14 +268,12 @@ def test_a_raising_hook_registers_nothing_and_is_reported(plugin_root):
     assert "hook raised RuntimeError: hook blew up" in messages[0]
     assert "topology hook raised PluginError" in messages[1]
     assert host.names("algorithm") == ["fine-algorithm"]  # the healthy hook still counts
-    assert host.names("preference-model") == []
+    assert host.names("preference") == []
     assert host.names("topology") == []
     (record,) = host.plugins
     assert record.status == "partial"
     assert len(record.errors) == 2
-    assert any(
-        "preference-model hook raised RuntimeError: hook blew up" in e for e in record.errors
-    )
+    assert any("preference hook raised RuntimeError: hook blew up" in e for e in record.errors)
     assert any("topology" in e for e in record.errors)
     assert host.failures == [record]
 
@@ -485,7 +483,7 @@ def test_lookup_suggests_close_names(example_installed):
     host = get_host()
     with pytest.raises(UnknownComponentError, match="did you mean 'example-random-search'"):
         host.get("algorithm", "example-random-serch")
-    with pytest.raises(UnknownComponentError, match="is a preference-model, not a algorithm"):
+    with pytest.raises(UnknownComponentError, match="is a preference, not a algorithm"):
         host.get("algorithm", "example-lapse-logistic")
     with pytest.raises(UnknownComponentError, match="did you mean 'algorithm'"):
         host.get("algorithms", "example-random-search")

@@ -17,14 +17,14 @@ import pytest
 from click.testing import CliRunner
 
 from zobench.cli import cli
-from zobench.cli.scaffold import KINDS, render
+from zobench.cli.scaffold import TEMPLATES, render
 from zobench.plugins import get_host
 from zobench.testing import check_component, make_distribution
 
 CASES = {
     "algorithm": ("zobench-sc-climber", "sc-climber"),
     "environment": ("sc-corridor", "sc-corridor"),
-    "preference-model": ("sc-cauchy", "sc-cauchy"),
+    "preference": ("sc-cauchy", "sc-cauchy"),
     "topology": ("sc-lattice", "sc-lattice"),
 }
 """kind → (plugin NAME, registered component name): a leading 'zobench-' is dropped."""
@@ -45,7 +45,7 @@ def forget_modules():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("kind", list(TEMPLATES))
 def test_scaffolded_plugin_is_discovered_conforms_and_its_tests_pass(
     kind, tmp_path, clean_plugin_env, zobench_distribution, monkeypatch, forget_modules
 ):
@@ -87,7 +87,7 @@ def test_scaffolded_plugin_is_discovered_conforms_and_its_tests_pass(
     assert "skipped" not in run.stdout, run.stdout
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("kind", list(TEMPLATES))
 def test_rendered_files_are_complete_python_and_toml(kind):
     import tomllib
 

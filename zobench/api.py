@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 import numpy as np
 
 # the contracts speak in the kernel's types (re-exported: zobench.api.TransitionTables)
+from zobench import kinds
 from zobench.sim.types import Channel, StepTable, TransitionTables, channels
 from zobench.sim.types import ReferenceKind as ReferenceKind  # what normalized scores' 1 is
 from zobench.space import TUNE_METADATA, SearchSpace
@@ -28,16 +29,9 @@ if TYPE_CHECKING:
     from zobench.sim.network import Network
     from zobench.sim.problem import Problem
 
-KINDS: tuple[str, ...] = (
-    "algorithm",
-    "environment",
-    "preference-model",
-    "topology",
-    "executor",
-    "suite",
-    "preset",
-)
-"""Every kind of component a plugin may register, in the order the CLI lists them."""
+KINDS: tuple[str, ...] = kinds.NAMES
+"""Every kind of component a plugin may register, in the order the CLI lists them (the names of
+:data:`zobench.kinds.KINDS`)."""
 
 Provenance = Literal["paper", "author-code", "library", "ours"]
 """Where a default comes from: a paper's text, the paper author's public code, a library's own
@@ -88,7 +82,7 @@ class Component(Generic[ConfigT]):
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     source: ClassVar[str] = ""
-    Config: ClassVar[type] = EmptyConfig
+    Config: ClassVar[type[Any]] = EmptyConfig
 
     config: ConfigT
 
@@ -147,7 +141,7 @@ class Environment(Component[ConfigT]):
     whatever executes them.
     """
 
-    kind = "environment"
+    kind = kinds.ENVIRONMENT.name
     networked: ClassVar[bool] = False
     """True when the dynamics or rewards couple agents through a network (needs a topology)."""
     default_topology: ClassVar[str] = "isolated"
@@ -281,14 +275,17 @@ class PreferenceConfig:
             raise ValueError(f"equal must be >= 0, got {self.equal}")
 
 
-class PreferenceModel(Component[ConfigT]):
+PreferenceConfigT = TypeVar("PreferenceConfigT", bound=PreferenceConfig)
+
+
+class PreferenceModel(Component[PreferenceConfigT]):
     """A link function σ with its inverse: ``P(τ1 ≻ τ0) = σ((R(τ1) − R(τ0)) / scale)``.
 
     Subclasses implement the unit-scale :meth:`sigma` and :meth:`sigma_inverse`; the scaled
     :meth:`link` and :meth:`inverse` are derived. Configs must extend :class:`PreferenceConfig`.
     """
 
-    kind = "preference-model"
+    kind = kinds.PREFERENCE.name
     Config = PreferenceConfig
     symmetric: ClassVar[bool] = True
     """True when σ(−x) = 1 − σ(x)."""
@@ -318,7 +315,7 @@ class PreferenceModel(Component[ConfigT]):
 class Topology(Component[ConfigT]):
     """Builds the agents' communication network."""
 
-    kind = "topology"
+    kind = kinds.TOPOLOGY.name
 
     def build(self, n_agents: int, rng: np.random.Generator) -> Network:
         """The network over ``n_agents`` agents (``rng`` for random graphs; seeded by the run)."""
@@ -341,7 +338,7 @@ class Algorithm(Component[ConfigT]):
     :class:`~zobench.errors.ChannelError`.
     """
 
-    kind = "algorithm"
+    kind = kinds.ALGORITHM.name
     consumes: ClassVar[frozenset[Channel]] = frozenset({Channel.PREFERENCES})
     """The channels the algorithm learns from: ``"preferences"`` (the panel's votes),
     ``"rewards"`` (true rewards and returns) and ``"model"`` (transition tables, reference
@@ -408,7 +405,7 @@ class Executor(Component[ConfigT]):
     depend on which worker ran a task: every task carries its own seed.
     """
 
-    kind = "executor"
+    kind = kinds.EXECUTOR.name
 
     def map_unordered(
         self,
@@ -435,4 +432,4 @@ class SuiteDefinition:
     name: str
     summary: str
     toml: str
-    kind: ClassVar[str] = "suite"
+    kind: ClassVar[str] = kinds.SUITE.name

@@ -16,7 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from zobench import api
+from zobench import api, kinds
+
+if typing.TYPE_CHECKING:
+    from zobench.plugins import PluginHost
 
 TINY_GRIDWORLD: dict[str, Any] = {"size": 3, "goal": [2, 2], "horizon": 6}
 """Parameters (as TOML would spell them) of the ``gridworld`` the algorithm checks run on:
@@ -30,14 +33,6 @@ TINY_ITERATIONS = 4
 
 TIME_COLUMNS = frozenset({"wall_s", "update_s", "time_s", "elapsed_s", "timestamp"})
 """Learning-curve columns that measure time and so may differ between identical runs."""
-
-_BASES: dict[str, type] = {
-    "algorithm": api.Algorithm,
-    "environment": api.Environment,
-    "preference-model": api.PreferenceModel,
-    "topology": api.Topology,
-    "executor": api.Executor,
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -59,20 +54,21 @@ def _fail(obj: Any, message: str) -> typing.NoReturn:
 
 
 def _kind_of(obj: Any) -> str:
-    from zobench.presets import Preset
-
-    if isinstance(obj, api.SuiteDefinition):
-        return "suite"
-    if isinstance(obj, Preset):
-        return "preset"
-    for kind, base in _BASES.items():
-        if isinstance(obj, type) and issubclass(obj, base):
-            return kind
-    raise AssertionError(
-        f"{obj!r} is not a zobench component: subclass one of "
-        f"{', '.join(b.__qualname__ for b in _BASES.values())} (from zobench.api), "
-        f"or make a zobench.api.SuiteDefinition or a zobench.presets.Preset"
+    for kind in kinds.KINDS:
+        if isinstance(obj, kind.base) if kind.is_data else _subclass(obj, kind.base):
+            return kind.name
+    bases = ", ".join(k.base.__qualname__ for k in kinds.COMPONENT_KINDS)
+    data = " or a ".join(
+        f"{k.base.__module__}.{k.base.__qualname__}" for k in kinds.KINDS if k.is_data
     )
+    raise AssertionError(
+        f"{obj!r} is not a zobench component: subclass one of {bases} (from zobench.api), "
+        f"or make a {data}"
+    )
+
+
+def _subclass(obj: Any, base: type) -> bool:
+    return isinstance(obj, type) and issubclass(obj, base)
 
 
 def _as_toml(value: Any) -> Any:
@@ -110,44 +106,43 @@ def _same(a: Any, b: Any) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
+def _host(host: PluginHost | None) -> PluginHost:
+    from zobench.plugins import get_host
+
+    return host if host is not None else get_host()
+
+
 @contextlib.contextmanager
-def registered(cls: type) -> Iterator[None]:
-    """Make ``cls`` resolvable by its name in the process-wide host for the duration.
+def registered(cls: type[api.Component[Any]], host: PluginHost | None = None) -> Iterator[None]:
+    """Make ``cls`` resolvable by its name in ``host`` (default: the process-wide one) for the
+    duration (see :meth:`zobench.plugins.PluginHost.registered`).
 
     The runner builds components by name; a class under test may not be installed (a plugin
     in development) or may be shadowed. An already registered identical class is left alone.
     """
-    from zobench.plugins import Registration, get_host
-
-    host = get_host()
-    key = (cls.kind, cls.name)
-    previous = host.registry.get(key)
-    if previous is not None and previous.obj is cls:
+    with _host(host).registered(cls):
         yield
-        return
-    host.registry[key] = Registration(
-        cls.kind, cls.name, cls, "zobench-conformance", "local", "zobench.testing"
-    )
-    try:
-        yield
-    finally:
-        if previous is None:
-            host.registry.pop(key, None)
-        else:
-            host.registry[key] = previous
 
 
-def tiny_problem(seed: int = 0, *, consumes: Any = None, uses_rewards: bool = False) -> Any:
+def tiny_problem(
+    seed: int = 0,
+    *,
+    consumes: Any = None,
+    uses_rewards: bool = False,
+    host: PluginHost | None = None,
+) -> Any:
     """A small single-agent gridworld :class:`~zobench.sim.problem.Problem` for quick checks.
 
     ``consumes`` are the channels it opens (default: preferences only, as for an algorithm that
-    declares nothing); ``uses_rewards=True`` adds the rewards channel.
+    declares nothing); ``uses_rewards=True`` adds the rewards channel. Components come from
+    ``host`` (default: the process-wide one).
     """
     import zobench
     from zobench.sim.problem import build_problem
 
-    env = zobench.make("environment", "gridworld", **TINY_GRIDWORLD)
-    preference = zobench.make("preference-model", TINY_PREFERENCE)
+    host = _host(host)
+    env = zobench.make("environment", "gridworld", host=host, **TINY_GRIDWORLD)
+    preference = zobench.make("preference", TINY_PREFERENCE, host=host)
     return build_problem(env, preference, seed=seed, consumes=consumes, uses_rewards=uses_rewards)
 
 
@@ -177,13 +172,13 @@ def _construct(cls: type) -> Any:
         _fail(cls, message)
 
 
-def check_constructs(cls: Any) -> None:
+def check_constructs(cls: Any, *, host: PluginHost | None = None) -> None:
     """The component builds from its default Config and exposes what its kind promises."""
     kind = _kind_of(cls)
-    if kind == "suite":
+    if kind == kinds.SUITE.name:
         return  # a suite is data, built already
-    if kind == "algorithm":
-        problem = tiny_problem(consumes=cls.consumes)
+    if kind == kinds.ALGORITHM.name:
+        problem = tiny_problem(consumes=cls.consumes, host=host)
         try:
             algorithm = cls(cls.Config(), problem)
         except Exception as exc:
@@ -200,7 +195,7 @@ def check_constructs(cls: Any) -> None:
     if not dataclasses.is_dataclass(obj.config) or type(obj.config) is not cls.Config:
         _fail(cls, "self.config must hold the Config instance (call super().__init__(config))")
     repr(obj)
-    if kind == "environment":
+    if kind == kinds.ENVIRONMENT.name:
         for attr in ("n_agents", "n_states", "n_actions", "horizon", "noise_dims"):
             value = getattr(obj, attr, None)
             if not isinstance(value, (int, np.integer)) or value < 1:
@@ -215,13 +210,11 @@ def check_constructs(cls: Any) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _check_environment(cls: type) -> None:
+def _check_environment(cls: type[api.Environment[Any]], host: PluginHost | None = None) -> None:
     envs = [_construct(cls), _construct(cls)]
     env = envs[0]
     if env.networked:
-        from zobench.plugins import get_host
-
-        topology = get_host().get("topology", env.default_topology).obj()
+        topology = _host(host).topology(env.default_topology)()
         for e in envs:
             e.connect(topology.build(e.n_agents, np.random.default_rng(0)))
     batch, n = 5, env.n_agents
@@ -275,7 +268,7 @@ def _check_states(cls: type, where: str, states: Any, batch: int, env: Any) -> N
         _fail(cls, f"{where}: states must lie in [0, n_states={env.n_states})")
 
 
-def _check_preference_model(cls: type) -> None:
+def _check_preference_model(cls: type[api.PreferenceModel[Any]]) -> None:
     for scale in (1.0, 2.5):
         model = cls(dataclasses.replace(cls.Config(), scale=scale))
         x = np.linspace(-6.0, 6.0, 241) * scale
@@ -307,7 +300,7 @@ def _check_preference_model(cls: type) -> None:
             _fail(cls, "declares symmetric = True but link(-x) != 1 - link(x)")
 
 
-def _check_topology(cls: type) -> None:
+def _check_topology(cls: type[api.Topology[Any]]) -> None:
     topology = _construct(cls)
     for n in (1, 4, 9):
         first = topology.build(n, np.random.default_rng(7))
@@ -325,7 +318,7 @@ def _square(x: int) -> int:
     return x * x
 
 
-def _check_executor(cls: type) -> None:
+def _check_executor(cls: type[api.Executor[Any]]) -> None:
     executor = _construct(cls)
     tasks = list(range(6))
     try:
@@ -342,12 +335,16 @@ def _check_executor(cls: type) -> None:
         _fail(cls, f"map_unordered paired results with the wrong task indices: {wrong}")
 
 
-def _run_tiny(cls: type, seed: int, *, eval_every: int = 2) -> Any:
+def _run_tiny(
+    cls: type[api.Algorithm[Any]], seed: int, host: PluginHost | None, *, eval_every: int = 2
+) -> Any:
     """A tiny gridworld run of ``cls``; its exceptions reach the caller unchanged."""
     import zobench
 
-    with registered(cls):
+    host = _host(host)
+    with host.registered(cls):
         return zobench.run_one(
+            host=host,
             algorithm=cls.name,
             environment="gridworld",
             environment_params=dict(TINY_GRIDWORLD),
@@ -359,9 +356,9 @@ def _run_tiny(cls: type, seed: int, *, eval_every: int = 2) -> Any:
         )
 
 
-def _tiny_run(cls: type, seed: int) -> Any:
+def _tiny_run(cls: type[api.Algorithm[Any]], seed: int, host: PluginHost | None) -> Any:
     try:
-        return _run_tiny(cls, seed)
+        return _run_tiny(cls, seed, host)
     except Exception as exc:
         _fail(cls, f"a tiny run on gridworld failed: {type(exc).__name__}: {exc}")
 
@@ -370,8 +367,10 @@ def _without_time(frame: Any) -> Any:
     return frame.drop([c for c in frame.columns if c in TIME_COLUMNS])
 
 
-def _check_algorithm_determinism(cls: type) -> None:
-    first, second = (_without_time(_tiny_run(cls, seed=3)) for _ in range(2))
+def _check_algorithm_determinism(
+    cls: type[api.Algorithm[Any]], host: PluginHost | None = None
+) -> None:
+    first, second = (_without_time(_tiny_run(cls, 3, host)) for _ in range(2))
     if first.columns != second.columns:
         _fail(cls, "two runs with the same seed gave different columns")
     if not first.equals(second):
@@ -379,24 +378,28 @@ def _check_algorithm_determinism(cls: type) -> None:
         _fail(cls, f"two runs with the same seed differ in columns: {', '.join(differing)}")
 
 
-def check_deterministic(cls: Any) -> None:
-    """Same inputs and seed, same outputs; plus each kind's mathematical contract."""
-    checks: dict[str, Callable[[Any], None]] = {
-        "environment": _check_environment,
-        "preference-model": _check_preference_model,
-        "topology": _check_topology,
-        "executor": _check_executor,
-        "algorithm": _check_algorithm_determinism,
-        "suite": lambda _: None,
+def check_deterministic(cls: Any, *, host: PluginHost | None = None) -> None:
+    """Same inputs and seed, same outputs; plus each kind's mathematical contract.
+
+    Components the check needs besides ``cls`` come from ``host`` (default: the process-wide
+    one), as for every check of the kit.
+    """
+    checks: dict[str, Callable[[Any, PluginHost | None], None]] = {
+        kinds.ENVIRONMENT.name: _check_environment,
+        kinds.PREFERENCE.name: lambda c, _: _check_preference_model(c),
+        kinds.TOPOLOGY.name: lambda c, _: _check_topology(c),
+        kinds.EXECUTOR.name: lambda c, _: _check_executor(c),
+        kinds.ALGORITHM.name: _check_algorithm_determinism,
+        kinds.SUITE.name: lambda c, _: None,
     }
-    checks[_kind_of(cls)](cls)
+    checks[_kind_of(cls)](cls, host)
 
 
-def check_tiny_run(cls: Any) -> None:
+def check_tiny_run(cls: Any, *, host: PluginHost | None = None) -> None:
     """An algorithm finishes a tiny gridworld run with finite scores, honest about rewards."""
-    if _kind_of(cls) != "algorithm":
+    if _kind_of(cls) != kinds.ALGORITHM.name:
         _fail(cls, "check_tiny_run applies to algorithms only")
-    frame = _tiny_run(cls, seed=0)
+    frame = _tiny_run(cls, 0, host)
     if frame.height == 0:
         _fail(cls, "a tiny run recorded no rows")
     numeric = [c for c, t in frame.schema.items() if t.is_numeric() and c not in TIME_COLUMNS]
@@ -421,7 +424,7 @@ SPENDING: dict[str, str] = {
 """The ledger counter that shows each channel's use."""
 
 
-def check_honest(cls: Any) -> None:
+def check_honest(cls: Any, *, host: PluginHost | None = None) -> None:
     """An algorithm sees and spends only what it declares, and the ledger shows what it spent.
 
     A tiny run with trip-wires armed (:func:`zobench.sim.tripwires.tripwires`): an undeclared
@@ -437,11 +440,11 @@ def check_honest(cls: Any) -> None:
     from zobench.sim.ledger import COUNTERS
     from zobench.sim.tripwires import tripwires
 
-    if _kind_of(cls) != "algorithm":
+    if _kind_of(cls) != kinds.ALGORITHM.name:
         _fail(cls, "check_honest applies to algorithms only")
     with tripwires():
         try:
-            frame = _run_tiny(cls, seed=1, eval_every=1)  # a row per iteration
+            frame = _run_tiny(cls, 1, host, eval_every=1)  # a row per iteration
         except HonestyError as exc:
             _fail(cls, f"the honesty check caught it: {exc}")
         except RunFailed as exc:

@@ -21,6 +21,8 @@ from typing import Any
 
 import pluggy
 
+from zobench.kinds import BY_HOOK
+
 PROJECT = "zobench"
 
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -62,16 +64,9 @@ def zobench_register_suites(register: Register) -> None:
 @hookspec
 def zobench_register_presets(register: Register) -> None:
     """Register :class:`zobench.presets.Preset` objects (tuned settings per algorithm and
-    environment instance): ``register(*load_presets(text, source=...))`` registers a file."""
+    environment instance), one call per preset: ``for p in load_presets(text, source=...):
+    register(p)`` registers a file."""
 
 
-HOOK_KINDS: dict[str, str] = {
-    "zobench_register_algorithms": "algorithm",
-    "zobench_register_environments": "environment",
-    "zobench_register_preference_models": "preference-model",
-    "zobench_register_topologies": "topology",
-    "zobench_register_executors": "executor",
-    "zobench_register_suites": "suite",
-    "zobench_register_presets": "preset",
-}
-"""Which kind of component each hook registers."""
+HOOK_KINDS: dict[str, str] = {hook: kind.name for hook, kind in BY_HOOK.items()}
+"""Which kind of component each hook registers (from :mod:`zobench.kinds`)."""

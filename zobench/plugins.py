@@ -22,29 +22,22 @@ import os
 import re
 import sys
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pluggy
 
-from zobench import api, hookspecs
+from zobench import api, hookspecs, kinds
 from zobench.errors import PluginError, UnknownComponentError, did_you_mean
+from zobench.kinds import Kind
 from zobench.presets import Preset
 
 ENTRY_POINT_GROUP = "zobench"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:[-_.][a-z0-9]+)*$")
-BASES: dict[str, type] = {
-    "algorithm": api.Algorithm,
-    "environment": api.Environment,
-    "preference-model": api.PreferenceModel,
-    "topology": api.Topology,
-    "executor": api.Executor,
-}
 
-
-DATA_KINDS: tuple[str, ...] = ("suite", "preset")
-"""Kinds registered as data objects rather than component classes."""
+C = TypeVar("C", bound=api.Component[Any])
+D = TypeVar("D")
 
 
 class PluginLoadWarning(UserWarning):
@@ -182,13 +175,13 @@ class PluginHost:
             return
         for caller in self.pm.get_hookcallers(plugin) or []:
             if caller.spec is None:  # what pluggy's check_pending reports: a misspelt hook
-                hint = did_you_mean(caller.name, hookspecs.HOOK_KINDS)
+                hint = did_you_mean(caller.name, kinds.BY_HOOK)
                 self._fail(record, f"implements unknown hook '{caller.name}'{hint}")
-        for hook_name, kind in hookspecs.HOOK_KINDS.items():
-            caller = getattr(self.pm.hook, hook_name)
+        for kind in kinds.KINDS:
+            caller = getattr(self.pm.hook, kind.hook)
             for impl in caller.get_hookimpls():
                 if impl.plugin is plugin:
-                    record.hooks.append(hook_name)
+                    record.hooks.append(kind.hook)
                     self._call_hook(impl.function, kind, record)
         registered = any(
             r.plugin == record.name and r.distribution == record.distribution
@@ -199,7 +192,7 @@ class PluginHost:
         else:
             record.status = "partial" if registered else "failed"
 
-    def _call_hook(self, function: Any, kind: str, record: PluginRecord) -> None:
+    def _call_hook(self, function: Any, kind: Kind[Any], record: PluginRecord) -> None:
         staged: list[Registration] = []
 
         def register(obj: Any, name: str | None = None) -> None:
@@ -208,37 +201,36 @@ class PluginHost:
         try:
             function(register=register)
         except Exception as exc:  # a raising hook registers nothing
-            self._fail(record, f"{kind} hook raised {_one_line(exc)}")
+            self._fail(record, f"{kind.name} hook raised {_one_line(exc)}")
             return
         for registration in staged:
-            key = (kind, registration.name)
+            key = (kind.name, registration.name)
             if key in self.registry or key in self.conflicts:
                 first = self.registry.pop(key, None)
                 clash = self.conflicts.setdefault(key, [first] if first else [])
                 clash.append(registration)
                 owners = " and ".join(f"{r.distribution} {r.version}" for r in clash)
-                self._fail(record, f"{kind} '{registration.name}' is registered by both {owners}")
+                self._fail(
+                    record, f"{kind.name} '{registration.name}' is registered by both {owners}"
+                )
             else:
                 self.registry[key] = registration
 
     @staticmethod
-    def _check(kind: str, obj: Any, name: str | None, record: PluginRecord) -> Registration:
+    def _check(kind: Kind[Any], obj: Any, name: str | None, record: PluginRecord) -> Registration:
         name = name or getattr(obj, "name", "")
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
-            raise PluginError(f"invalid {kind} name {name!r}: use lower-case words and dashes")
-        if kind == "suite":
-            if not isinstance(obj, api.SuiteDefinition):
-                raise PluginError(f"suite '{name}' must be a zobench.api.SuiteDefinition")
-        elif kind == "preset":
-            if not isinstance(obj, Preset):
-                raise PluginError(f"preset '{name}' must be a zobench.presets.Preset")
+            raise PluginError(f"invalid {kind.name} name {name!r}: use lower-case words and dashes")
+        where = f"{kind.base.__module__}.{kind.base.__qualname__}"
+        if kind.is_data:
+            if not isinstance(obj, kind.base):
+                raise PluginError(f"{kind.name} '{name}' must be a {where}")
         else:
-            base = BASES[kind]
-            if not (isinstance(obj, type) and issubclass(obj, base)):
-                raise PluginError(f"{kind} '{name}' must be a subclass of {base.__qualname__}")
-            if not dataclasses.is_dataclass(obj.Config):
-                raise PluginError(f"{kind} '{name}': Config must be a dataclass")
-        return Registration(kind, name, obj, record.distribution, record.version, record.name)
+            if not (isinstance(obj, type) and issubclass(obj, kind.base)):
+                raise PluginError(f"{kind.name} '{name}' must be a subclass of {where}")
+            if not dataclasses.is_dataclass(getattr(obj, "Config", None)):
+                raise PluginError(f"{kind.name} '{name}': Config must be a dataclass")
+        return Registration(kind.name, name, obj, record.distribution, record.version, record.name)
 
     # -- queries ---------------------------------------------------------------------------------
 
@@ -249,23 +241,27 @@ class PluginHost:
 
     def names(self, kind: str) -> list[str]:
         """Sorted names registered for ``kind``."""
+        kind = kinds.canonical(kind)
         return sorted(name for k, name in self.registry if k == kind)
 
     def components(self, kind: str | None = None) -> list[Registration]:
-        """Registrations, sorted by kind (in :data:`zobench.api.KINDS` order) then name."""
-        order = {k: i for i, k in enumerate(api.KINDS)}
+        """Registrations, sorted by kind (in :data:`zobench.kinds.KINDS` order) then name."""
+        kind = None if kind is None else kinds.canonical(kind)
+        order = {k: i for i, k in enumerate(kinds.NAMES)}
         regs = [r for r in self.registry.values() if kind is None or r.kind == kind]
         return sorted(regs, key=lambda r: (order[r.kind], r.name))
 
     def get(self, kind: str, name: str) -> Registration:
-        """The registration of ``name`` for ``kind``; a clear error with a suggestion otherwise."""
-        if kind not in api.KINDS:
-            raise UnknownComponentError(
-                f"unknown kind '{kind}'{did_you_mean(kind, api.KINDS)}; kinds: {', '.join(api.KINDS)}"
-            )
+        """The registration of ``name`` for ``kind``; a clear error with a suggestion otherwise.
+
+        ``kind`` is a kind's name (:data:`zobench.kinds.NAMES`); its old spelling
+        ``preference-model`` still works, with a deprecation warning.
+        """
+        record = kinds.kind(kind)
+        kind = record.name
         if (kind, name) in self.registry:
             return self.registry[(kind, name)]
-        if ":" in name and kind not in DATA_KINDS:
+        if ":" in name and not record.is_data:
             family, _, suffix = name.partition(":")
             base = self.get(kind, family)
             registration = dataclasses.replace(base, name=name, obj=base.obj.resolve(suffix))
@@ -277,13 +273,80 @@ class PluginHost:
                 f"{kind} '{name}' is registered by both {owners}; "
                 f"disable one with ZOBENCH_DISABLE_PLUGINS"
             )
-        elsewhere = [k for k in api.KINDS if (k, name) in self.registry]
+        elsewhere = [k for k in kinds.NAMES if (k, name) in self.registry]
         if elsewhere:
             raise UnknownComponentError(f"'{name}' is a {elsewhere[0]}, not a {kind}")
         raise UnknownComponentError(
             f"no {kind} named '{name}'{did_you_mean(name, self.names(kind))}; "
             f"see `zobench list {kind}`"
         )
+
+    # -- the typed facade: one method per kind ---------------------------------------------------
+
+    def component(self, kind: Kind[C], name: str) -> type[C]:
+        """The class registered as ``name`` for the component ``kind`` (a :class:`Kind` record)."""
+        obj = self.get(kind.name, name).obj
+        if not (isinstance(obj, type) and issubclass(obj, kind.base)):  # checked at registration
+            raise PluginError(f"{kind.name} '{name}' is not a {kind.base.__qualname__} subclass")
+        return obj
+
+    def data(self, kind: Kind[D], name: str) -> D:
+        """The object registered as ``name`` for the data ``kind`` (suites, presets)."""
+        obj = self.get(kind.name, name).obj
+        if not isinstance(obj, kind.base):  # checked at registration
+            raise PluginError(f"{kind.name} '{name}' is not a {kind.base.__qualname__}")
+        return obj
+
+    def algorithm(self, name: str) -> type[api.Algorithm[Any]]:
+        """The algorithm class called ``name``."""
+        return self.component(kinds.ALGORITHM, name)
+
+    def environment(self, name: str) -> type[api.Environment[Any]]:
+        """The environment class called ``name`` (``gym:<EnvId>`` resolves a family member)."""
+        return self.component(kinds.ENVIRONMENT, name)
+
+    def preference(self, name: str) -> type[api.PreferenceModel[Any]]:
+        """The preference model class called ``name``."""
+        return self.component(kinds.PREFERENCE, name)
+
+    def topology(self, name: str) -> type[api.Topology[Any]]:
+        """The topology class called ``name``."""
+        return self.component(kinds.TOPOLOGY, name)
+
+    def executor(self, name: str) -> type[api.Executor[Any]]:
+        """The executor class called ``name``."""
+        return self.component(kinds.EXECUTOR, name)
+
+    def suite(self, name: str) -> api.SuiteDefinition:
+        """The suite definition called ``name``."""
+        return self.data(kinds.SUITE, name)
+
+    def preset(self, name: str) -> Preset:
+        """The preset called ``name``."""
+        return self.data(kinds.PRESET, name)
+
+    @contextlib.contextmanager
+    def registered(self, cls: type[api.Component[Any]]) -> Iterator[None]:
+        """Make ``cls`` resolvable by its kind and name for the duration (the conformance kit's
+        classes under test, which may not be installed, or may be shadowed by an installed one).
+
+        An already registered identical class is left alone; a shadowed one comes back after.
+        """
+        key = (kinds.canonical(cls.kind), cls.name)
+        previous = self.registry.get(key)
+        if previous is not None and previous.obj is cls:
+            yield
+            return
+        self.registry[key] = Registration(
+            key[0], cls.name, cls, "zobench-conformance", "local", "zobench.testing"
+        )
+        try:
+            yield
+        finally:
+            if previous is None:
+                self.registry.pop(key, None)
+            else:
+                self.registry[key] = previous
 
     def find(self, name: str) -> Registration:
         """Look ``name`` up across every kind (for ``zobench info``)."""
@@ -303,7 +366,7 @@ class PluginHost:
 
     def presets(self) -> list[Preset]:
         """Every registered preset, in name order."""
-        return [r.obj for r in self.components("preset")]
+        return [r.obj for r in self.components(kinds.PRESET.name)]
 
     def components_named(self, name: str) -> list[Registration]:
         """Every registration called ``name``, in kind order."""

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from zobench import kinds
 from zobench.errors import ZobenchError
 
 
@@ -51,7 +52,7 @@ class Preset:
     """How the settings were found: trials, seeds, objective, date, zobench version, suite."""
     source: str = ""
     """The file or plugin the preset came from, for messages."""
-    kind: ClassVar[str] = "preset"
+    kind: ClassVar[str] = kinds.PRESET.name
 
     @property
     def name(self) -> str:

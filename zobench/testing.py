@@ -59,9 +59,9 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from zobench import api
+from zobench import api, kinds
 from zobench.conformance import (
     TIME_COLUMNS,
     TINY_GRIDWORLD,
@@ -76,6 +76,10 @@ from zobench.conformance import (
     registered,
     tiny_problem,
 )
+
+if TYPE_CHECKING:
+    from zobench.kinds import Kind
+    from zobench.plugins import PluginHost
 
 __all__ = [
     "TIME_COLUMNS",
@@ -97,29 +101,31 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 
 
-def check_preset(preset: Any) -> None:
+def check_preset(preset: Any, *, host: PluginHost | None = None) -> None:
     """A preset names installed components, an instance they accept, and settings its algorithm
-    has, with values of the right types (so it can never fail a run that matches it)."""
+    has, with values of the right types (so it can never fail a run that matches it).
+
+    The components come from ``host`` (default: the process-wide plugin host)."""
     from zobench.config import validate
     from zobench.errors import ZobenchError
     from zobench.plugins import get_host
 
-    host = get_host()
-    parts = [
-        ("algorithm", preset.algorithm, dict(preset.settings)),
-        ("environment", preset.environment, dict(preset.environment_params)),
+    host = host or get_host()
+    parts: list[tuple[Kind[Any], str, dict[str, Any]]] = [
+        (kinds.ALGORITHM, preset.algorithm, dict(preset.settings)),
+        (kinds.ENVIRONMENT, preset.environment, dict(preset.environment_params)),
     ]
     if preset.preference is not None:
-        parts.append(("preference-model", preset.preference, dict(preset.preference_params)))
+        parts.append((kinds.PREFERENCE, preset.preference, dict(preset.preference_params)))
     for kind, name, values in parts:
         try:
-            cls = host.get(kind, name).obj
-            validate(cls.Config, values, path=f"preset '{preset.name}' {kind}")
+            cls = host.component(kind, name)
+            validate(cls.Config, values, path=f"preset '{preset.name}' {kind.name}")
         except ZobenchError as exc:
             _fail(preset, str(exc))
 
 
-def check_config(cls: Any) -> None:
+def check_config(cls: Any, *, host: PluginHost | None = None) -> None:
     """The class's metadata and ``Config`` dataclass are complete, documented and valid."""
     from zobench.config import validate
     from zobench.errors import ConfigError
@@ -134,8 +140,8 @@ def check_config(cls: Any) -> None:
         _fail(cls, "summary is empty: set a one-line `summary` (shown by `zobench list`)")
     if "\n" in summary.strip():
         _fail(cls, "summary must be one line (`zobench list` shows it in a table)")
-    if kind == "suite":
-        _check_suite_text(cls)
+    if kind == kinds.SUITE.name:
+        _check_suite_text(cls, host)
         return
     if getattr(cls, "kind", None) != kind:
         _fail(cls, f"kind is {cls.kind!r}, expected {kind!r}: do not override `kind`")
@@ -145,7 +151,7 @@ def check_config(cls: Any) -> None:
     config_cls = cls.Config
     if not (isinstance(config_cls, type) and dataclasses.is_dataclass(config_cls)):
         _fail(cls, "Config must be a dataclass (decorate it with @dataclasses.dataclass)")
-    if kind == "preference-model" and not issubclass(config_cls, api.PreferenceConfig):
+    if kind == kinds.PREFERENCE.name and not issubclass(config_cls, api.PreferenceConfig):
         _fail(cls, "Config must extend zobench.api.PreferenceConfig (scale and teacher settings)")
     try:
         hints = typing.get_type_hints(config_cls)
@@ -196,7 +202,7 @@ def check_config(cls: Any) -> None:
             )
 
 
-def _check_suite_text(suite: api.SuiteDefinition) -> None:
+def _check_suite_text(suite: api.SuiteDefinition, host: PluginHost | None) -> None:
     """A shipped suite's TOML parses and validates against the installed components."""
     from zobench.bench.suite import parse_suite
     from zobench.errors import ZobenchError
@@ -206,28 +212,32 @@ def _check_suite_text(suite: api.SuiteDefinition) -> None:
     except tomllib.TOMLDecodeError as exc:
         _fail(suite, f"toml does not parse: {exc}")
     try:
-        parse_suite(suite.toml, source=f"suite '{suite.name}'")
+        parse_suite(suite.toml, source=f"suite '{suite.name}'", host=host)
     except ZobenchError as exc:
         _fail(suite, f"does not validate: {exc}")
 
 
-def checks_for(obj: Any) -> list[Callable[[Any], None]]:
-    """The checks that apply to ``obj``'s kind, in the order :func:`check_component` runs them."""
+def checks_for(obj: Any) -> list[Callable[..., None]]:
+    """The checks that apply to ``obj``'s kind, in the order :func:`check_component` runs them.
+
+    Each takes ``obj`` and, for the components it needs besides, ``host=``."""
     kind = _kind_of(obj)
-    if kind == "suite":
+    if kind == kinds.SUITE.name:
         return [check_config]
-    if kind == "preset":
+    if kind == kinds.PRESET.name:
         return [check_preset]
-    checks = [check_config, check_constructs, check_deterministic]
-    if kind == "algorithm":
+    checks: list[Callable[..., None]] = [check_config, check_constructs, check_deterministic]
+    if kind == kinds.ALGORITHM.name:
         checks += [check_tiny_run, check_honest]
     return checks
 
 
-def check_component(obj: Any) -> None:
-    """Run every check that applies to ``obj`` (a component class or a SuiteDefinition)."""
+def check_component(obj: Any, *, host: PluginHost | None = None) -> None:
+    """Run every check that applies to ``obj`` (a component class, a SuiteDefinition or a
+    Preset); components the checks need besides ``obj`` come from ``host`` (default: the
+    process-wide plugin host)."""
     for check in checks_for(obj):
-        check(obj)
+        check(obj, host=host)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ def make_problem() -> Callable[..., Problem]:
     def make(preference: str = "bradley-terry", seed: int = 0, **preference_params: Any) -> Problem:
         env = zobench.make("environment", "gridworld", **SMALL_GRID)
         return build_problem(
-            env, zobench.make("preference-model", preference, **preference_params), seed=seed
+            env, zobench.make("preference", preference, **preference_params), seed=seed
         )
 
     return make

@@ -14,7 +14,7 @@ from zobench_plugins.algorithms import references
 
 def reward_problem(seed: int = 0):
     env = zobench.make("environment", "gridworld", **SMALL_GRID)
-    preference = zobench.make("preference-model", "bradley-terry")
+    preference = zobench.make("preference", "bradley-terry")
     return build_problem(env, preference, seed=seed, consumes=references.OraclePG.consumes)
 
 

@@ -15,7 +15,7 @@ from zobench_plugins.algorithms import _optim, dpo, online_dpo
 
 @pytest.fixture(scope="module")
 def bradley_terry():
-    return zobench.make("preference-model", "bradley-terry")
+    return zobench.make("preference", "bradley-terry")
 
 
 def _random_data(problem, rng, batch=40, soft=True):
@@ -61,7 +61,7 @@ def test_gradient_matches_finite_differences(where, soft, bradley_terry):
 def test_loss_is_dpo_for_hard_labels():
     """With a 0/1 label the loss is −log σ(β(Δ_w − Δ_l)), Δ = Σ_t Σ_i log π_θ − log π_ref."""
     rng = np.random.default_rng(3)
-    problem = bandit_problem(0, zobench.make("preference-model", "bradley-terry"), horizon=2)
+    problem = bandit_problem(0, zobench.make("preference", "bradley-terry"), horizon=2)
     data = _random_data(problem, rng, batch=5, soft=False)
     theta = rng.normal(size=problem.theta_shape)
     loss, _ = _optim.dpo_loss_and_gradient(theta, data, 0.5)

@@ -17,7 +17,7 @@ from zobench_plugins.algorithms import ppo_rm
 def _gridworld_problem(seed: int, *, uses_rewards: bool = False, **env):
     return build_problem(
         zobench.make("environment", "gridworld", **env),
-        zobench.make("preference-model", "bradley-terry"),
+        zobench.make("preference", "bradley-terry"),
         seed=seed,
         uses_rewards=uses_rewards,
     )
@@ -123,7 +123,7 @@ def test_per_agent_reward_model_has_one_table_per_agent():
 
     problem = line_problem(
         0,
-        zobench.make("preference-model", "bradley-terry"),
+        zobench.make("preference", "bradley-terry"),
         n_agents=3,
         consumes=ppo_rm.PPORM.consumes,
     )

@@ -16,7 +16,7 @@ from zobench_plugins.algorithms import sac
 
 @pytest.fixture(scope="module")
 def bradley_terry():
-    return zobench.make("preference-model", "bradley-terry")
+    return zobench.make("preference", "bradley-terry")
 
 
 def test_critic_tables_are_grouped_by_neighbourhood_size_and_encoded_in_mixed_radix(

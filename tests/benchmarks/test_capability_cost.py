@@ -44,7 +44,7 @@ def _direct_step(simulation, theta: np.ndarray, config: zpg.ZPGConfig) -> np.nda
 
 def _simulation():
     env = zobench.make("environment", "gridworld")
-    return build_simulation(env, zobench.make("preference-model", "bradley-terry"), seed=0)
+    return build_simulation(env, zobench.make("preference", "bradley-terry"), seed=0)
 
 
 def test_capability_layer_cost_on_a_zpg_iteration(benchmark):

@@ -41,7 +41,7 @@ def make_algorithm(n_agents: int, kappa: int, pairs: int = PAIRS) -> DZOPG:
     """dzopg on the default net-gridworld with ``n_agents`` agents on a ring."""
     env = zobench.make("environment", "net-gridworld", n_agents=n_agents)
     network = zobench.make("topology", "ring").build(n_agents, np.random.default_rng(0))
-    preference = zobench.make("preference-model", "bradley-terry")
+    preference = zobench.make("preference", "bradley-terry")
     problem = build_problem(env, preference, network=network, seed=0)
     return DZOPG(DZOPGConfig(kappa=kappa, pairs=pairs), problem)
 

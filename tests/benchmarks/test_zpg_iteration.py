@@ -36,7 +36,7 @@ def _timed(timers: dict[str, float], name: str, fn: Callable[..., Any]) -> Calla
 
 def test_zpg_iteration(benchmark, monkeypatch):
     env = zobench.make("environment", "gridworld")
-    simulation = build_simulation(env, zobench.make("preference-model", "bradley-terry"), seed=0)
+    simulation = build_simulation(env, zobench.make("preference", "bradley-terry"), seed=0)
     problem = simulation.problem
     algorithm = ZPG(ZPGConfig(), problem)
     benchmark(algorithm.step)

@@ -16,7 +16,7 @@ from zobench_plugins.algorithms import dzopg
 
 
 def make_problem(env: api.Environment, network=None, seed: int = 0) -> Problem:
-    preference = zobench.make("preference-model", "bradley-terry")
+    preference = zobench.make("preference", "bradley-terry")
     return build_problem(env, preference, network=network or env.network, seed=seed)
 
 

@@ -69,7 +69,7 @@ def test_no_episode_of_a_learned_policy_exceeds_the_bound(settings: dict) -> Non
     env.connect(network)
     problem = build_problem(
         env,
-        zobench.make("preference-model", "bradley-terry"),
+        zobench.make("preference", "bradley-terry"),
         network=network,
         seed=0,
         consumes=OraclePG.consumes,

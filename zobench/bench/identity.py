@@ -86,7 +86,7 @@ def _with_topology(spec: RunSpec, host: PluginHost) -> dict[str, ComponentSpec]:
     """The spec's components, the environment's default topology filled in when none is set."""
     components = dict(spec.components())
     if "topology" not in components:
-        default = host.get("environment", spec.environment.name).obj.default_topology
+        default = host.environment(spec.environment.name).default_topology
         components["topology"] = ComponentSpec(default, {})
     return components
 
@@ -116,7 +116,7 @@ def with_preset(spec: RunSpec, host: PluginHost | None = None) -> tuple[RunSpec,
     if preset is None:
         return spec, None
     params = {**preset.settings, **spec.algorithm.params}
-    algorithm = host.get("algorithm", spec.algorithm.name).obj
+    algorithm = host.algorithm(spec.algorithm.name)
     try:
         validate(algorithm.Config, params, path="algorithm")
     except ConfigError as exc:

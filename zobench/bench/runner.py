@@ -13,7 +13,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -24,7 +24,7 @@ from zobench.bench.identity import with_preset
 from zobench.bench.spec import ComponentSpec, RunSpec
 from zobench.config import validate
 from zobench.errors import ConfigError, ZobenchError
-from zobench.plugins import get_host
+from zobench.plugins import PluginHost, get_host
 from zobench.sim import evaluate, kernel
 from zobench.sim.ledger import COUNTERS
 from zobench.sim.problem import build_simulation
@@ -84,10 +84,9 @@ _NETWORK_STREAM = 1
 _EVALUATION_STREAM = 2
 
 
-def _build(kind: str, component: ComponentSpec, path: str) -> tuple[type, Any]:
-    """The registered class of ``component`` and its validated config."""
-    cls = get_host().get(kind, component.name).obj
-    return cls, validate(cls.Config, component.params, path=path)
+def _config(cls: type[api.Component[Any]], component: ComponentSpec, path: str) -> Any:
+    """``component``'s settings validated against ``cls.Config``."""
+    return validate(cls.Config, component.params, path=path)
 
 
 def evaluation_seed(seed: int) -> int:
@@ -132,7 +131,12 @@ def _instance_references(
     return tables, refs
 
 
-def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) -> pl.DataFrame:
+def run(
+    spec: RunSpec,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    host: PluginHost | None = None,
+) -> pl.DataFrame:
     """Run ``spec`` and return its learning curve, one row per evaluation.
 
     Evaluations happen at iteration 0, every ``spec.eval_every`` iterations and after the last
@@ -148,6 +152,7 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
     optimum or certified bounds are computed once per instance and kept on disk
     (:mod:`zobench.bench.reference_cache`).
 
+    Components come from ``host`` (default: the process-wide :func:`~zobench.plugins.get_host`).
     Raises :class:`RunFailed` when θ or a score is NaN or infinite, and the usual
     :class:`~zobench.errors.ZobenchError` subclasses for unknown names or bad parameters.
     """
@@ -158,12 +163,17 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
             f"run: iterations must be >= 0 and eval_every >= 1, got {spec.iterations} and "
             f"{spec.eval_every}"
         )
-    spec = with_preset(spec, get_host())[0]  # the settings its identity resolved
-    env_cls, env_config = _build("environment", spec.environment, "environment")
-    pref_cls, pref_config = _build("preference-model", spec.preference, "preference")
-    algo_cls, algo_config = _build("algorithm", spec.algorithm, "algorithm")
+    host = host or get_host()
+    spec = with_preset(spec, host)[0]  # the settings its identity resolved
+    env_cls = host.environment(spec.environment.name)
+    env_config = _config(env_cls, spec.environment, "environment")
+    pref_cls = host.preference(spec.preference.name)
+    pref_config = _config(pref_cls, spec.preference, "preference")
+    algo_cls = host.algorithm(spec.algorithm.name)
+    algo_config = _config(algo_cls, spec.algorithm, "algorithm")
     topology = spec.topology or ComponentSpec(env_cls.default_topology)
-    topo_cls, topo_config = _build("topology", topology, "topology")
+    topo_cls = host.topology(topology.name)
+    topo_config = _config(topo_cls, topology, "topology")
 
     env: api.Environment = env_cls(env_config)
     network = topo_cls(topo_config).build(
@@ -174,8 +184,8 @@ def run(spec: RunSpec, *, progress: Callable[[int, int], None] | None = None) ->
         pref_cls(pref_config),
         network=network,
         seed=spec.seed,
-        consumes=cast("type[api.Algorithm]", algo_cls).consumes,
-        algorithm=cast("type[api.Algorithm]", algo_cls).name,
+        consumes=algo_cls.consumes,
+        algorithm=algo_cls.name,
     )
     eval_seed = evaluation_seed(spec.seed)
     instance = (env_cls, repr(env_config), topo_cls, repr(topo_config), spec.seed)

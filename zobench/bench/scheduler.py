@@ -28,7 +28,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import polars as pl
 
@@ -89,8 +89,11 @@ def git_commit() -> str | None:
     return (done.stdout.strip() or None) if done.returncode == 0 else None
 
 
-def execute(task: dict[str, Any]) -> RunResult:
+def execute(task: dict[str, Any], host: PluginHost | None = None) -> RunResult:
     """Compute one run from its task ``{"run_id", "spec": RunSpec.to_record(), "timeout"}``.
+
+    ``host`` is the scheduler's plugin host for runs in its own process; a worker process
+    (``None``) loads its own, the process-wide one.
 
     Never raises for a failing run: the error and traceback come back in the result, so one bad
     run cannot take down a worker pool. That includes a run past its ``timeout`` (seconds,
@@ -115,7 +118,9 @@ def execute(task: dict[str, Any]) -> RunResult:
                 # reported once by the scheduler's process, so each worker repeating them is noise.
                 warnings.simplefilter("ignore", PluginLoadWarning)
                 with guard.time_limit(timeout):
-                    frame = run(spec, progress=progress)  # raises RunFailed on a non-finite score
+                    frame = run(
+                        spec, progress=progress, host=host
+                    )  # raises RunFailed on a non-finite score
         except guard.RunTimedOut:
             frame, error, trace = None, timed_out(timeout), traceback.format_exc()
         except guard.ProcessExitCalled as exc:
@@ -161,10 +166,10 @@ def _lost(
     )
 
 
-def _execute_here(task: dict[str, Any]) -> RunResult:
+def _execute_here(task: dict[str, Any], host: PluginHost | None = None) -> RunResult:
     """:func:`execute` for runs inside the scheduler's process, where ``os._exit`` would end it."""
     with guard.exits_intercepted():
-        return execute(task)
+        return execute(task, host)
 
 
 def make_executor(
@@ -175,14 +180,14 @@ def make_executor(
     host: PluginHost | None = None,
 ) -> api.Executor:
     """Build a registered executor; ``jobs``/``address`` are passed when given (and validated)."""
-    registration = (host or get_host()).get("executor", name)
+    cls = (host or get_host()).executor(name)
     options = {k: v for k, v in {"jobs": jobs, "address": address}.items() if v is not None}
-    fields = registration.obj.Config.__dataclass_fields__
+    fields = cls.Config.__dataclass_fields__
     for option in options:
         if option not in fields:
             raise ConfigError(f"--{option} does not apply to the {name} executor")
-    config = validate(registration.obj.Config, options, path=f"executor '{name}'")
-    return registration.obj(config)
+    config = validate(cls.Config, options, path=f"executor '{name}'")
+    return cls(config)
 
 
 @dataclass(frozen=True)
@@ -307,6 +312,19 @@ def backstop(timeout: float) -> float:
     return timeout + max(2.0, timeout / 2)
 
 
+@runtime_checkable
+class _Closable(Protocol):
+    def close(self) -> object: ...
+
+
+def _closing(results: Iterator[Any]) -> contextlib.AbstractContextManager[object]:
+    """Closes ``results`` on exit when it can be closed (a generator; third parties' executors
+    may return plain iterators)."""
+    return (
+        contextlib.closing(results) if isinstance(results, _Closable) else contextlib.nullcontext()
+    )
+
+
 def _accepts_task_timeout(executor: api.Executor) -> bool:
     """Whether the executor's ``map_unordered`` takes ``task_timeout`` (third parties may not)."""
     try:
@@ -374,7 +392,7 @@ def schedule_runs(
         # Decided under the lock: a run another `zobench run` finished meanwhile is skipped.
         scan = store.scan(frames="read")
         pending = _pending(planned, scan, fresh, outcome)
-        _compute(pending, store, scan, executor, console, outcome, timeout)
+        _compute(pending, store, scan, executor, console, outcome, timeout, host)
     return outcome
 
 
@@ -434,6 +452,7 @@ def _compute(
     console: Any,
     outcome: SuiteOutcome,
     limit: float,
+    host: PluginHost,
 ) -> None:
     """Run ``pending`` through the executor, writing each result as it arrives."""
     by_id = {p.run_id: p for p in pending}
@@ -444,12 +463,12 @@ def _compute(
     def execute_here(task: dict[str, Any]) -> RunResult:
         started = _lost(task, None, status="started")
         store.write(_record(by_id[task["run_id"]], started, commit))
-        return _execute_here(task)
+        return _execute_here(task, host)
 
     options = {"task_timeout": backstop(limit)} if limit and _accepts_task_timeout(executor) else {}
     results = executor.map_unordered(execute_here if live else execute, tasks, **options)
     # Closing the generator when the loop is interrupted shuts the executor's workers down now.
-    closing = contextlib.closing(results) if hasattr(results, "close") else contextlib.nullcontext()
+    closing = _closing(results)
     with _display(console, len(tasks), live) as display, closing:
         for index, raw in results:
             if isinstance(raw, api.TaskLost):  # the worker died or stopped answering

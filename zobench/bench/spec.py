@@ -6,17 +6,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from zobench.kinds import SUITE_TABLES
+
 SPEC_VERSION = 2
 """Bumped when the meaning of a spec changes, so old run ids stop matching (2: run ids hash the
 resolved configuration and the code fingerprint, see :mod:`zobench.bench.identity`)."""
 
-COMPONENT_KINDS: dict[str, str] = {
-    "algorithm": "algorithm",
-    "environment": "environment",
-    "preference": "preference-model",
-    "topology": "topology",
-}
-"""Spec field (and suite table) name → the plugin kind the host registers it under."""
+COMPONENT_KINDS: dict[str, str] = {table: kind.name for table, kind in SUITE_TABLES.items()}
+"""Spec field (and suite table) name → the plugin kind the host registers it under (one
+vocabulary: the same words, derived from :mod:`zobench.kinds`)."""
 
 
 @dataclass(frozen=True)

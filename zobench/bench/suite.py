@@ -27,6 +27,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -211,7 +212,7 @@ class Suite:
         runs = []
         for seed in self.seeds:
             for env, pref in itertools.product(variants["environment"], variants["preference"]):
-                default = host.get("environment", env.name).obj.default_topology
+                default = host.environment(env.name).default_topology
                 for topo in topologies or [ComponentSpec(default, {})]:
                     for label, algo in algorithms:
                         runs.append(
@@ -403,9 +404,9 @@ def parse_suite(text: str, *, source: str = "suite", host: PluginHost | None = N
     )
     entries: dict[str, tuple[Entry, ...]] = {}
     for table in COMPONENT_TABLES:
-        tables = _collect(mistakes, lambda table=table: _tables(data, table)) or []
+        tables = _collect(mistakes, functools.partial(_tables, data, table)) or []
         found = [
-            _collect(mistakes, lambda p=path, r=raw, t=table: _entry(t, p, r, host))
+            _collect(mistakes, functools.partial(_entry, table, path, raw, host))
             for path, raw in tables
         ]
         entries[table] = tuple(e for e in found if e is not None)
@@ -461,7 +462,7 @@ def load_suite(file_or_name: str | Path, *, host: PluginHost | None = None) -> S
         return parse_suite(text, source=str(path), host=host)
     name = str(file_or_name)
     if ("suite", name) in host.registry:
-        definition = host.get("suite", name).obj
+        definition = host.suite(name)
         return parse_suite(definition.toml, source=f"built-in suite '{name}'", host=host)
     if path.suffix == ".toml" or path.parent != Path("."):
         raise SuiteError(f"{name}: no such suite file")

@@ -234,7 +234,7 @@ def studies(suite: Suite, host: PluginHost | None = None) -> list[Study]:
     for spec in suite.runs(host):
         if spec.seed != first_seed:
             continue
-        cls = host.get("algorithm", spec.algorithm.name).obj
+        cls = host.algorithm(spec.algorithm.name)
         entry = written_by_label.get(spec.display_label)
         swept = set(entry.grid) if entry else set()
         written = set(spec.algorithm.params)

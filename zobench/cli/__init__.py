@@ -30,9 +30,10 @@ class ZobenchGroup(click.Group):
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     from zobench.bench.store import StoreWarning
+    from zobench.kinds import KindSpellingWarning
     from zobench.plugins import PluginLoadWarning
 
-    if issubclass(category, (PluginLoadWarning, StoreWarning)):
+    if issubclass(category, (PluginLoadWarning, StoreWarning, KindSpellingWarning)):
         click.echo(f"warning: {message}", err=True)
     else:
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))

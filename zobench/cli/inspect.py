@@ -13,7 +13,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from zobench import api
+from zobench import kinds
 from zobench.cli.display import (
     add_prose_column,
     add_whole_column,
@@ -22,7 +22,7 @@ from zobench.cli.display import (
     plain,
 )
 from zobench.config import FieldInfo, describe
-from zobench.errors import UnknownComponentError, UsageError, did_you_mean
+from zobench.errors import UsageError
 from zobench.plugins import get_host
 from zobench.presets import Preset
 
@@ -34,36 +34,13 @@ PROVENANCE_LABEL = {
 }
 
 
-KIND_ALIASES: dict[str, str] = {
-    **{kind: kind for kind in api.KINDS},
-    **{f"{kind}s": kind for kind in api.KINDS},
-    "topologies": "topology",
-    "preference": "preference-model",
-    "preferences": "preference-model",
-}
-"""Accepted spellings of each kind on the command line (singular, plural, short)."""
-
-
 def _kind(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = KIND_ALIASES.get(value.lower(), value)
-    if value not in api.KINDS:
-        raise UnknownComponentError(
-            f"unknown kind '{value}'{did_you_mean(value, api.KINDS)}; kinds: {', '.join(api.KINDS)}"
-        )
-    return value
+    """The kind named on the command line (singular, plural or alias, any case), if any."""
+    return None if value is None else kinds.canonical(value, loose=True)
 
 
-PLURAL: dict[str, str] = {
-    "algorithm": "algorithms",
-    "environment": "environments",
-    "preference-model": "preference models",
-    "topology": "topologies",
-    "executor": "executors",
-    "suite": "suites",
-    "preset": "presets",
-}
+PLURAL: dict[str, str] = {kind.name: kind.plural for kind in kinds.KINDS}
+"""How listings title each kind."""
 
 
 def _default_text(value: Any) -> str:
@@ -87,8 +64,8 @@ def _json_default(value: Any) -> Any:
 def list_command(kind: str | None, long_: bool, as_json: bool) -> None:
     """List installed components, one line each, grouped by kind.
 
-    KIND narrows the list to one of: algorithm, environment, preference-model, topology,
-    executor, suite (plurals work too). --long adds each component's plugin distribution and
+    KIND narrows the list to one of: algorithm, environment, preference, topology,
+    executor, suite, preset (plurals work too). --long adds each component's plugin distribution and
     version, and shows summaries whole.
 
     \b
@@ -112,7 +89,7 @@ def list_command(kind: str | None, long_: bool, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     console = Console()
-    for kind_name in api.KINDS:
+    for kind_name in kinds.NAMES:
         members = [r for r in regs if r.kind == kind_name]
         if not members:
             continue
@@ -206,7 +183,7 @@ def info_command(name: str, kind: str | None, as_json: bool, as_toml: bool) -> N
             return
         _print_settings(Console(), suite_fields, "suite settings (top level of a suite file)")
         return
-    reg = host.get(_kind(kind), name) if kind else host.find(name)
+    reg = host.get(kinds.canonical(kind, loose=True), name) if kind else host.find(name)
     if as_toml:
         if reg.kind != "suite":
             raise UsageError(f"--toml applies to suites; '{reg.name}' is a {reg.kind}")

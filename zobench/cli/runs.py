@@ -19,7 +19,7 @@ from zobench.bench.store import Scan, Store, load, swept_parameters
 from zobench.bench.suite import Suite, SuiteMistakesError, load_suite
 from zobench.cli.display import add_prose_column, add_whole_column, fitted_table
 from zobench.errors import ZobenchError
-from zobench.plugins import get_host
+from zobench.plugins import PluginHost, get_host
 
 DEFAULT_SUITE = "quickstart"
 
@@ -230,10 +230,10 @@ def run_states(scan: Scan) -> dict[str, tuple[str, str]]:
     return states
 
 
-def _freshness(record: RunRecord, host: object) -> tuple[str, str]:
+def _freshness(record: RunRecord, host: PluginHost) -> tuple[str, str]:
     """``done``, or ``stale`` with why, comparing the record with the installed plugins."""
     try:
-        now = identify(record.spec, host)  # type: ignore[arg-type]
+        now = identify(record.spec, host)
     except ZobenchError as exc:
         return ("stale", f"cannot be resolved any more: {exc}")
     if now.run_id == record.run_id:

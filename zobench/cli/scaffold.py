@@ -17,8 +17,9 @@ from pathlib import Path
 
 import click
 
+from zobench import kinds
 from zobench.__about__ import __version__
-from zobench.errors import ZobenchError, did_you_mean
+from zobench.errors import UnknownComponentError, ZobenchError, did_you_mean
 
 PLUGIN_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 """A plugin's distribution name: lower-case words joined by dashes (also a valid registry name)."""
@@ -28,40 +29,36 @@ RESERVED_NAMES = frozenset({"zobench", "zobench-plugins", "zobench-example", "te
 
 
 @dataclass(frozen=True)
-class Kind:
-    """What the scaffold generates for one kind of component."""
+class Template:
+    """What the scaffold generates for one kind of component (the kind's hook comes from its
+    :mod:`zobench.kinds` record)."""
 
     module: str
-    hook: str
     summary: str
     suite: str
 
 
-KINDS: dict[str, Kind] = {
-    "algorithm": Kind(
+TEMPLATES: dict[str, Template] = {
+    kinds.ALGORITHM.name: Template(
         "algorithm",
-        "zobench_register_algorithms",
         "a preference-only hill-climbing algorithm.",
         '[environment]\nname = "gridworld"\n\n[[algorithm]]\nname = "$component"\n\n'
         '[[algorithm]]\nname = "zpg"            # a built-in baseline, by name',
     ),
-    "environment": Kind(
+    kinds.ENVIRONMENT.name: Template(
         "environment",
-        "zobench_register_environments",
         "a slippery corridor environment with exact transition tables.",
         '[environment]\nname = "$component"\nlength = 8\n\n[[algorithm]]\nname = "zpg"\n\n'
         '[[algorithm]]\nname = "uniform"        # the lower reference',
     ),
-    "preference-model": Kind(
+    kinds.PREFERENCE.name: Template(
         "preference",
-        "zobench_register_preference_models",
         "a Cauchy (arctangent) preference link.",
         '[environment]\nname = "gridworld"\n\n[preference]\nname = "$component"\n\n'
         '[[algorithm]]\nname = "zpg"',
     ),
-    "topology": Kind(
+    kinds.TOPOLOGY.name: Template(
         "topology",
-        "zobench_register_topologies",
         "a ring-lattice network topology.",
         '[environment]\nname = "net-gridworld"\n\n[topology]\nname = "$component"\nk = 1\n\n'
         '[[algorithm]]\nname = "dzopg"',
@@ -69,9 +66,6 @@ KINDS: dict[str, Kind] = {
 }
 """The kinds ``zobench new plugin --kind`` can scaffold (executors and suites are rarer; copy
 a built-in one)."""
-
-ALIASES = {"algorithms": "algorithm", "environments": "environment", "topologies": "topology"}
-ALIASES |= {"preference": "preference-model", "preferences": "preference-model"}
 
 
 def _template(name: str) -> string.Template:
@@ -98,19 +92,22 @@ def check_name(name: str) -> str:
 
 def check_kind(kind: str) -> str:
     """The canonical kind for ``kind`` (singular, plural or short form), or a clear error."""
-    kind = ALIASES.get(kind.lower(), kind.lower())
-    if kind not in KINDS:
+    try:
+        name = kinds.canonical(kind, loose=True)
+    except UnknownComponentError:
+        name = kind.lower()
+    if name not in TEMPLATES:
         raise ZobenchError(
-            f"cannot scaffold kind '{kind}'{did_you_mean(kind, KINDS)}; "
-            f"choose one of: {', '.join(KINDS)}"
+            f"cannot scaffold kind '{name}'{did_you_mean(name, TEMPLATES)}; "
+            f"choose one of: {', '.join(TEMPLATES)}"
         )
-    return kind
+    return name
 
 
 def render(name: str, kind: str) -> dict[str, str]:
     """The scaffold's files, relative path → text, for plugin ``name`` of ``kind``."""
     package, kind = check_name(name), check_kind(kind)
-    spec = KINDS[kind]
+    spec = TEMPLATES[kind]
     component = name.removeprefix("zobench-")
     values = {
         "name": name,
@@ -120,7 +117,7 @@ def render(name: str, kind: str) -> dict[str, str]:
         "cls": _camel(component),
         "kind": kind,
         "module": spec.module,
-        "hook": spec.hook,
+        "hook": kinds.BY_NAME[kind].hook,
         "summary": spec.summary,
         "zobench_version": __version__,
     }
@@ -169,7 +166,7 @@ def new_group() -> None:
     \b
     Examples:
       zobench new plugin zobench-my-method
-      zobench new plugin my-link --kind preference-model --output ~/code
+      zobench new plugin my-link --kind preference --output ~/code
     """
 
 
@@ -179,7 +176,7 @@ def new_group() -> None:
     "--kind",
     default="algorithm",
     show_default=True,
-    help="algorithm, environment, preference-model or topology.",
+    help="algorithm, environment, preference or topology.",
 )
 @click.option(
     "--output",

@@ -404,6 +404,18 @@ class EntryStats:
     wall_s: float
 
 
+def mean_of(series: pl.Series) -> float:
+    """The mean of a numeric series as a float.
+
+    polars types an aggregate as any scalar a column can hold (dates, strings, ...); the
+    columns averaged here are numeric, and anything else is a bug worth a clear error.
+    """
+    mean = series.mean()
+    if not isinstance(mean, int | float):
+        raise TypeError(f"column '{series.name}' has no numeric mean (got {mean!r})")
+    return float(mean)
+
+
 def entry_stats(group: pl.DataFrame, column: str = "value") -> list[EntryStats]:
     """Each entry's summary of ``column``, ranked by IQM (then mean, then name).
 
@@ -422,9 +434,9 @@ def entry_stats(group: pl.DataFrame, column: str = "value") -> list[EntryStats]:
                 seeds=tuple(part.get_column("seed").to_list()),
                 values=values,
                 summary=stats.aggregate(values),
-                queries=float(part.get_column("queries").mean()),
-                episodes=float(part.get_column("episodes").mean()),
-                wall_s=float(part.get_column("wall_s").mean()),
+                queries=mean_of(part.get_column("queries")),
+                episodes=mean_of(part.get_column("episodes")),
+                wall_s=mean_of(part.get_column("wall_s")),
             )
         )
     return sorted(out, key=lambda e: (-e.summary.iqm, -e.summary.mean, e.entry))

@@ -222,7 +222,7 @@ def _ablations(final: pl.DataFrame, fmt: str) -> list[Plot]:
             ]
             part = part.with_columns(pl.Series("base", bases, dtype=pl.String))
             values_per_base = part.group_by("base").agg(pl.col(setting).n_unique())
-            if (values_per_base.get_column(setting).max() or 0) < 2:
+            if values_per_base.filter(pl.col(setting) >= 2).is_empty():  # nothing varies
                 continue
             kind = (
                 "normalized" if part.get_column("score_normalized").null_count() == 0 else "score"
@@ -241,8 +241,8 @@ def _ablations(final: pl.DataFrame, fmt: str) -> list[Plot]:
                         "low": summary.ci_low,
                         "high": summary.ci_high,
                         "seeds": summary.runs,
-                        "ms_per_iteration": float(
-                            (1000 * cell.get_column("wall_s") / cell.get_column("iteration")).mean()
+                        "ms_per_iteration": analysis.mean_of(
+                            1000 * cell.get_column("wall_s") / cell.get_column("iteration")
                         ),
                     }
                 )
@@ -299,13 +299,16 @@ def draw(board: Leaderboard, folder: Path) -> list[Path]:
         for plot in section.plots:
             path = folder / plot.path
             if plot.kind == "final":
-                plots.final_scores(*plot.args, section.title, path)
+                entries, kind = plot.args
+                plots.final_scores(entries, kind, section.title, path)
             elif plot.kind == "poi":
-                plots.improvement_heatmap(*plot.args, section.title, path)
+                ordered, matrix = plot.args
+                plots.improvement_heatmap(ordered, matrix, section.title, path)
             elif plot.kind == "profile":
                 plots.performance_profiles(plot.args[0], section.title, path)
             else:
-                plots.learning_curves(*plot.args, section.title, path)
+                rows, budget, kind, order = plot.args
+                plots.learning_curves(rows, budget, kind, order, section.title, path)
             written.append(path)
     for plot in board.ablations:
         frame, setting, kind, title = plot.args

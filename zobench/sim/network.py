@@ -151,13 +151,13 @@ class Network:
         if kappa not in self._padded:
             sizes = np.diff(indptr)
             width = int(sizes.max()) if len(sizes) else 0
-            table = None
+            padding: tuple[np.ndarray, np.ndarray] | None = None
             if width <= PADDED_WIDTH and width * self.n_agents <= 2 * len(indices):
                 owner = np.repeat(np.arange(self.n_agents), sizes)
                 table = np.repeat(np.arange(self.n_agents)[None, :], width, axis=0)
                 table[np.arange(len(indices)) - indptr[owner], owner] = indices
-                table = (table, width - sizes)
-            self._padded[kappa] = table
+                padding = (table, width - sizes)
+            self._padded[kappa] = padding
         padded = self._padded[kappa]
         if padded is None:
             # every neighbourhood contains its agent, so no segment is empty

@@ -317,9 +317,7 @@ class Simulation:
         self.network = network
         self.preference = preference
         armed_for = algorithm if armed else None
-        self.env: EnvironmentLike = (
-            TripwiredEnvironment(env, algorithm) if armed else env  # type: ignore[assignment]
-        )
+        self.env: EnvironmentLike = TripwiredEnvironment(env, algorithm) if armed else env
         algorithm_seq, rollout_seq, panel_seq = np.random.SeedSequence(seed).spawn(3)
         self.rng = np.random.default_rng(algorithm_seq)
         """The algorithm's own randomness."""

@@ -34,15 +34,15 @@ def test_installed_entry_point_is_discovered():
     assert ep.dist.name == "zobench-example"
     host = PluginHost([ep], environ={})
     assert host.get("algorithm", "example-random-search").obj is RandomSearch
-    assert host.get("preference-model", "example-lapse-logistic").obj is LapseLogistic
+    assert host.get("preference", "example-lapse-logistic").obj is LapseLogistic
     assert host.failures == []
 
 
 def test_make_builds_the_link_with_validated_settings():
-    link = zobench.make("preference-model", "example-lapse-logistic", lapse=0.2, scale=2)
+    link = zobench.make("preference", "example-lapse-logistic", lapse=0.2, scale=2)
     assert link.config == LapseLogisticConfig(lapse=0.2, scale=2.0)
     with pytest.raises(ConfigError, match="lapse must lie in"):
-        zobench.make("preference-model", "example-lapse-logistic", lapse=1.5)
+        zobench.make("preference", "example-lapse-logistic", lapse=1.5)
 
 
 def test_link_limits_and_midpoint():

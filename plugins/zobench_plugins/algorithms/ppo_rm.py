@@ -308,6 +308,8 @@ class PPORM(api.Algorithm[PPORMConfig]):
 
     def learned_rewards(self, traj: Trajectories) -> np.ndarray:
         """r̂_i(t) = r_φ(s_i(t), a_i(t)), ``(B, H, n)``; never the true rewards."""
+        if self.phi is None:
+            raise RuntimeError("learned_rewards before the reward model's first fit")
         env = self.problem.env
         return self.phi[cells(traj, env.n_states, env.n_actions, self.per_agent)]
 

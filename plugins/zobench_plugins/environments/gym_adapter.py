@@ -45,6 +45,7 @@ import dataclasses
 import functools
 import inspect
 import re
+import types
 import typing
 import warnings
 from dataclasses import dataclass
@@ -249,7 +250,8 @@ class GymConfig:
         "reads it from the table, else estimates it from seeded uniform-random episodes.",
     )
 
-    __post_init__ = _check_common
+    def __post_init__(self) -> None:
+        _check_common(self)
 
 
 class GymEnvironment(api.Environment):
@@ -350,6 +352,8 @@ class GymEnvironment(api.Environment):
         """One step for the batch: an outcome of ``P[s][a]`` per uniform (or the fallback)."""
         if self._vector is not None:
             return self._vector.step(states, actions)
+        if self._model is None:  # the constructor sets one of the two
+            raise RuntimeError(f"{self!r} has neither a transition table nor a fallback")
         return self._model.table.step(states, actions, noise[..., 0])
 
     def step_table(self) -> api.StepTable | None:
@@ -391,7 +395,7 @@ def _hint_for(default: Any, annotation: Any) -> Any:
     if isinstance(default, tuple) and default:
         kinds = {type(v) for v in default}
         if len(kinds) == 1 and kinds <= {bool, int, float, str}:
-            return tuple[kinds.pop(), ...]
+            return types.GenericAlias(tuple, (kinds.pop(), ...))  # tuple[<kind>, ...]
     return Any
 
 
@@ -401,7 +405,9 @@ def _constructor_settings(gym: Any, spec: Any) -> list[tuple[str, Any, Any]]:
 
     creator = spec.entry_point
     creator = load_env_creator(creator) if isinstance(creator, str) else creator
-    target = creator.__init__ if isinstance(creator, type) else creator
+    # a class's keyword annotations are its constructor's (mypy flags reading __init__ off a
+    # class object as unsound in general; here it is exactly what is wanted)
+    target = creator.__init__ if isinstance(creator, type) else creator  # type: ignore[misc]
     try:
         hints = typing.get_type_hints(target)
     except Exception:  # annotations naming what cannot be imported: type from defaults
