@@ -38,10 +38,11 @@ KINDS: tuple[str, ...] = (
 )
 """Every kind of component a plugin may register, in the order the CLI lists them."""
 
-Provenance = Literal["paper", "author-code", "ours"]
-"""Where a default comes from: a paper's text, the paper author's public code, or zobench's choice."""
+Provenance = Literal["paper", "author-code", "library", "ours"]
+"""Where a default comes from: a paper's text, the paper author's public code, the wrapped
+library's own default (a Gymnasium environment's constructor argument), or zobench's choice."""
 
-PROVENANCES: tuple[str, ...] = ("paper", "author-code", "ours")
+PROVENANCES: tuple[str, ...] = ("paper", "author-code", "library", "ours")
 
 
 def param(
@@ -55,9 +56,10 @@ def param(
     """Declare one documented Config field.
 
     ``doc`` says what the setting means (shown by ``zobench info``); ``source`` says whether the
-    default value is the paper's, the paper author's code's, or our own choice where the paper
-    is silent, so a reader of a leaderboard knows which numbers are assumptions. ``tune`` is the
-    search space ``zobench tune`` samples the setting from (see :mod:`zobench.space`).
+    default value is the paper's, the paper author's code's, a wrapped library's own default
+    (``library``), or our own choice where the paper is silent, so a reader of a leaderboard
+    knows which numbers are assumptions. ``tune`` is the search space ``zobench tune`` samples
+    the setting from (see :mod:`zobench.space`).
     """
     if source not in PROVENANCES:
         raise ValueError(f"source must be one of {PROVENANCES}, not {source!r}")

@@ -26,7 +26,12 @@ from zobench.errors import UnknownComponentError, UsageError, did_you_mean
 from zobench.plugins import get_host
 from zobench.presets import Preset
 
-PROVENANCE_LABEL = {"paper": "paper", "author-code": "author's code", "ours": "ours"}
+PROVENANCE_LABEL = {
+    "paper": "paper",
+    "author-code": "author's code",
+    "library": "the library's own",
+    "ours": "ours",
+}
 
 
 KIND_ALIASES: dict[str, str] = {
@@ -178,8 +183,9 @@ def _fields_json(fields: list[FieldInfo]) -> list[dict[str, Any]]:
 def info_command(name: str, kind: str | None, as_json: bool, as_toml: bool) -> None:
     """Describe a component: summary, source, and every setting with its default.
 
-    The default's source says whether it is the paper's, the paper author's code's, or ours (a
-    documented choice where the paper is silent). `zobench info suite` lists the settings a
+    The default's source says whether it is the paper's, the paper author's code's, the wrapped
+    library's own (Gymnasium's, for gym:<EnvId>), or ours (a documented choice where the paper
+    is silent). `zobench info suite` lists the settings a
     suite file takes at its top level (iterations, seeds, ...); `zobench info iterations`
     describes one of them.
 
