@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 from typing import Any
 
@@ -29,7 +30,7 @@ from zobench.presets import Preset
 PROVENANCE_LABEL = {
     "paper": "paper",
     "author-code": "author's code",
-    "library": "the library's own",
+    "library": "wrapped library",
     "ours": "ours",
 }
 
@@ -64,6 +65,12 @@ PLURAL: dict[str, str] = {
     "suite": "suites",
     "preset": "presets",
 }
+
+
+def _paragraphs(docstring: str) -> str:
+    """A docstring's paragraphs, each on one line, for the terminal to wrap at its own width."""
+    text = inspect.cleandoc(docstring)
+    return "\n\n".join(" ".join(p.split()) for p in text.split("\n\n") if p.strip())
 
 
 def _default_text(value: Any) -> str:
@@ -217,7 +224,7 @@ def info_command(name: str, kind: str | None, as_json: bool, as_toml: bool) -> N
         _show_preset(reg.obj, as_json)
         return
     source = getattr(reg.obj, "source", "")
-    doc = plain((reg.obj.__doc__ or "").strip()) if reg.kind != "suite" else ""
+    doc = _paragraphs(plain(reg.obj.__doc__ or "")) if reg.kind != "suite" else ""
     fields = describe(reg.obj.Config) if reg.kind != "suite" else []
     if as_json:
         record: dict[str, Any] = {
