@@ -6,7 +6,6 @@ import io
 import pickle
 from pathlib import Path
 
-import polars as pl
 import pytest
 from rich.console import Console
 
@@ -169,32 +168,6 @@ def test_the_worker_is_picklable_and_never_raises_for_a_failing_run() -> None:
     assert result.status == "failed"
     assert "no-such-algorithm" in (result.error or "")
     assert result.frame is None
-
-
-def test_ranking_orders_labels_by_mean_final_score() -> None:
-    rows = []
-    for label, scores in {"a": [0.1, 0.3], "b": [0.9, 0.7], "c": [0.5, 0.5]}.items():
-        for seed, score in enumerate(scores):
-            for iteration, value in ((0, 0.0), (10, score)):
-                rows.append(
-                    {
-                        "run_id": f"{label}{seed}",
-                        "label": label,
-                        "environment": "gridworld",
-                        "preference": "bradley-terry",
-                        "topology": "isolated",
-                        "seed": seed,
-                        "iteration": iteration,
-                        "score": value,
-                        "score_normalized": value / 2,
-                    }
-                )
-    ranked = scheduler.ranking(pl.DataFrame(rows))
-    assert ranked.get_column("label").to_list() == ["b", "c", "a"]
-    assert ranked.get_column("score_mean").to_list() == pytest.approx([0.8, 0.5, 0.2])
-    assert ranked.get_column("normalized_mean").to_list() == pytest.approx([0.4, 0.25, 0.1])
-    assert ranked.get_column("score_std").to_list() == pytest.approx([0.1414, 0.0, 0.1414], 1e-3)
-    assert ranked.get_column("seeds").to_list() == [2, 2, 2]
 
 
 def test_options_an_executor_does_not_take_are_refused() -> None:

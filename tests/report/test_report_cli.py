@@ -119,3 +119,30 @@ def test_bad_input_is_one_line_and_exit_2(
     assert message in result.output
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_compare_headers_show_only_settings_that_apply_and_skips_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """Four chain groups (a setting only chain has, swept) without the baseline; gridworld has
+    it. The gridworld header must not name chain's setting, and the skipped groups are one line."""
+    store = Store(tmp_path / "store", create=True)
+    for seed in range(2):
+        write_run(store, label="alpha", seed=seed, target=9.0)
+        write_run(store, label="beta", seed=seed, target=6.0)
+        for length in (3, 4, 5, 6):
+            write_run(
+                store,
+                label="beta",
+                seed=seed,
+                target=2.0,
+                environment="chain",
+                environment_params={"length": length},
+            )
+    result = _invoke("compare", tmp_path / "store", "--baseline", "alpha")
+    assert result.exit_code == 0, result.output
+    assert "None" not in result.output
+    header = next(line for line in result.output.splitlines() if "against alpha" in line)
+    assert "length" not in header
+    skipped = [line for line in result.output.splitlines() if "skipped" in line]
+    assert skipped == ["skipped 4 groups without alpha runs, from 1 suite: synthetic"]

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from rich import box
 from rich.cells import cell_len
+from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 _REST_ROLE = re.compile(r":[a-z]+:`~?([^`<]*?)(?:\s*<[^>]*>)?`")
 _REST_LITERAL = re.compile(r"``([^`]+)``")
@@ -70,3 +74,48 @@ def add_prose_column(table: Table, header: str, *, one_line: bool = False) -> No
     """A column of prose that takes the remaining width: wrapped at spaces, or one line ending
     in an ellipsis when ``one_line``."""
     table.add_column(header, ratio=1, no_wrap=one_line, overflow="ellipsis")
+
+
+def print_fitted(
+    console: Console,
+    title: str,
+    columns: list[str],
+    rows: list[list[str]],
+    *,
+    required: int,
+    numeric: Collection[str] = (),
+) -> None:
+    """A table of names and numbers that never splits one, whatever the terminal's width.
+
+    Columns after the first ``required`` are dropped from the right until the table fits (the
+    markdown report keeps them all); when even the required ones do not fit, each row becomes
+    a short block of ``column: value`` lines instead.
+    """
+    console.print(Text(title, style="bold"))
+
+    def table_of(shown: list[int]) -> Table:
+        table = fitted_table()
+        for i in shown:
+            justify = "right" if columns[i] in numeric else "left"
+            add_whole_column(table, columns[i], [row[i] for row in rows], justify=justify)
+        for row in rows:
+            table.add_row(*(escape(row[i]) for i in shown))
+        return table
+
+    def fits(shown: list[int]) -> bool:
+        # measured unconstrained: console.measure would clamp the width to the terminal's
+        unbounded = console.options.update_width(10**6)
+        return Measurement.get(console, unbounded, table_of(shown)).maximum <= console.width
+
+    shown = list(range(len(columns)))
+    while len(shown) > required and not fits(shown):
+        shown.pop()
+    if fits(shown):
+        console.print(table_of(shown))
+        return
+    for row in rows:  # too narrow for a table: one block per row
+        console.print(Text(" ".join(row[:2]) if columns[0] == "rank" else row[0], style="bold"))
+        first = 2 if columns[0] == "rank" else 1
+        for header, cell in zip(columns[first:], row[first:], strict=True):
+            console.print(Text(f"    {header}: {cell}"))
+    console.print()

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from zobench.bench import identity
+from zobench.cli import display
 from zobench.cli.display import add_prose_column, add_whole_column, fitted_table
 from zobench.errors import ZobenchError
-from zobench.report import analysis, claims, leaderboard, publish
+from zobench.report import analysis, claims, leaderboard, publish, summary
 from zobench.report.compare import compare
 
 _LAST = click.option(
@@ -32,16 +33,18 @@ _RANK_BY = click.option(
 )
 
 
-def _section_table(section: leaderboard.Section) -> Table:
-    table = Table(
-        title=f"{escape(section.title)} — {leaderboard.scale_text(section.kind)}",
-        title_justify="left",
-    )
-    for column in leaderboard.table_columns(section):
-        table.add_column(column, overflow="fold")
-    for cells in leaderboard.table_rows(section):
-        table.add_row(*(escape(c) for c in cells))
-    return table
+def print_rankings(console: Console, groups: Sequence[summary.Ranked]) -> None:
+    """Each group's rankings (learners, reward readers, references), fitted to the terminal."""
+    for group in groups:
+        for table in summary.tables(group):
+            display.print_fitted(
+                console,
+                table.title,
+                table.columns,
+                table.rows,
+                required=table.required,
+                numeric=table.numeric,
+            )
 
 
 @click.command("report")
@@ -67,9 +70,8 @@ def report_command(out: Path, last: int, svg: bool, rank_by: str) -> None:
     board = publish.report_board(out, last=last, fmt="svg" if svg else "png", rank_by=rank_by)
     path = publish.write_report(out, board)
     console = Console()
-    for section in board.sections:
-        console.print(_section_table(section))
-    console.print(f"report: {escape(str(path))}")
+    print_rankings(console, board.sections)
+    console.print(f"report: {escape(str(path))}", soft_wrap=True)
 
 
 @click.command("leaderboard")
@@ -195,29 +197,35 @@ def compare_command(out: Path, other: Path | None, baseline: str, last: int) -> 
     for group in groups:
         places = leaderboard.decimals(group.kind, [group.baseline, *(r.entry for r in group.rows)])
         base = group.baseline.summary
-        table = Table(
-            title=f"{escape(leaderboard.group_title(group.task))} — against {escape(baseline)} "
+        title = (
+            f"{leaderboard.group_title(group.task)} — against {baseline} "
             f"(IQM {leaderboard.number(base.iqm, places)}, {base.runs} seeds, "
-            f"from {escape(group.baseline_source)})",
-            title_justify="left",
+            f"from {group.baseline_source})"
         )
-        for column in ("algorithm", "IQM [95% CI]", "Δ IQM", "P(beats baseline)", "seeds", "from"):
-            table.add_column(column, overflow="fold")
+        columns = ["algorithm", "IQM [95% CI]", "Δ IQM", "P(beats baseline)", "seeds", "from"]
+        rows = []
         for row in group.rows:
             s = row.entry.summary
-            table.add_row(
-                escape(row.entry.entry),
-                f"{leaderboard.number(s.iqm, places)} [{leaderboard.number(s.ci_low, places)}, "
-                f"{leaderboard.number(s.ci_high, places)}]",
-                f"{s.iqm - base.iqm:+.{places}f}",
-                f"{row.p_improvement:.2f}" + (" (paired)" if row.paired else ""),
-                str(s.runs),
-                escape(row.source),
+            rows.append(
+                [
+                    row.entry.entry,
+                    f"{leaderboard.number(s.iqm, places)} [{leaderboard.number(s.ci_low, places)}, "
+                    f"{leaderboard.number(s.ci_high, places)}]",
+                    f"{s.iqm - base.iqm:+.{places}f}",
+                    f"{row.p_improvement:.2f}" + (" (paired)" if row.paired else ""),
+                    str(s.runs),
+                    row.source,
+                ]
             )
-        console.print(table)
-    for task in missing:
-        title = escape(leaderboard.group_title(task))
-        console.print(f"[yellow]no {escape(baseline)} runs[/yellow] in {title}: skipped")
+        numeric = {"IQM [95% CI]", "Δ IQM", "seeds"}
+        display.print_fitted(console, title, columns, rows, required=4, numeric=numeric)
+    if missing:  # one line, however many groups lack the baseline: how many, from which suites
+        suites = sorted({suite for skipped in missing for suite in skipped.suites})
+        console.print(
+            f"[yellow]skipped {len(missing)} group{'s' if len(missing) != 1 else ''}[/yellow] "
+            f"without {escape(baseline)} runs, from {len(suites)} suite"
+            f"{'s' if len(suites) != 1 else ''}: {escape(', '.join(suites) or 'unnamed')}"
+        )
 
 
 def _resolved(run_set: analysis.RunSet) -> analysis.RunSet:

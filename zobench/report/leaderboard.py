@@ -128,14 +128,36 @@ def _headline(rank_by: str, axis: str, end: float, rungs: tuple[float, ...]) -> 
     return "auc", f"AUC against {label} (0 to {budgets.budget_text(end)})"
 
 
-def _section(
-    task: dict[str, Any],
-    group: pl.DataFrame,
-    curves: pl.DataFrame,
-    fmt: str,
-    rank_by: str,
-    records: tuple[dict[str, Any], ...],
-) -> Section:
+@dataclass
+class GroupRanking:
+    """One group's entries ranked as its board ranks them, without budget tables or plots.
+
+    What ``zobench run`` prints at its end and what every board section starts from, so that
+    the run's summary and ``zobench report`` give the same order and numbers.
+    """
+
+    task: dict[str, Any]
+    kind: str
+    group: pl.DataFrame
+    """The group's final-score rows joined with their budget view (``axis``, ``auc``, ...)."""
+    rows: pl.DataFrame
+    """The group's learning curves."""
+    view: budgets.GroupBudgets
+    final: dict[str, EntryStats]
+    learners: Ranking
+    readers: Ranking
+    references: list[EntryStats]
+
+    @property
+    def title(self) -> str:
+        """Plain-text title of the group (see :func:`group_title`)."""
+        return group_title(self.task)
+
+
+def rank_group(
+    task: dict[str, Any], group: pl.DataFrame, curves: pl.DataFrame, rank_by: str
+) -> GroupRanking:
+    """Rank a group's entries: learners by ``rank_by``, readers on rewards, then references."""
     kind = group.get_column("value_kind")[0]
     run_ids = group.get_column("run_id")
     rows = curves.filter(pl.col("run_id").is_in(run_ids.implode()))
@@ -151,6 +173,30 @@ def _section(
 
     learners, readers = ranked(budgets.QUERIES), ranked(budgets.REWARDS)
     references = analysis.entry_stats(group.filter(pl.col("axis").is_null()))
+    return GroupRanking(task, kind, group, rows, view, final, learners, readers, references)
+
+
+def _final_and_curves(
+    run_set: RunSet, last: int, rank_by: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per-run final scores and the curves on their group's scale; ``rank_by`` checked first."""
+    try:
+        budgets.parse_rank_by(rank_by)
+    except ValueError as exc:
+        raise ZobenchError(str(exc)) from None
+    frame = analysis.long_frame(run_set)
+    final = analysis.final_scores(frame, last)
+    return final, analysis.curve_rows(frame, final)
+
+
+def rank_groups(run_set: RunSet, *, last: int = 1, rank_by: str = "auc") -> list[GroupRanking]:
+    """Every group of a run set ranked (:func:`rank_group`), in board order."""
+    final, curves = _final_and_curves(run_set, last, rank_by)
+    return [rank_group(task, group, curves, rank_by) for task, group in analysis.groups(final)]
+
+
+def _section(ranked: GroupRanking, fmt: str, records: tuple[dict[str, Any], ...]) -> Section:
+    group, view, rows = ranked.group, ranked.view, ranked.rows
     learning = group.filter(pl.col("axis") == budgets.QUERIES)
     rungs = [
         {e.entry: e for e in analysis.entry_stats(learning, f"at_{i}")}
@@ -159,18 +205,19 @@ def _section(
     exact = group.get_column("ref_optimal_exact") if "ref_optimal_exact" in group.columns else None
     approximate = exact is not None and bool((exact == False).any())  # noqa: E712 (polars)
     section = Section(
-        task,
-        kind,
-        learners,
-        readers,
-        references,
-        final,
+        ranked.task,
+        ranked.kind,
+        ranked.learners,
+        ranked.readers,
+        ranked.references,
+        ranked.final,
         view,
         rungs,
         budgets.threshold_stats(group, view),
         analysis.fixed_settings(records, group),
         approximate=approximate,
     )
+    kind, task = ranked.kind, ranked.task
     entries = section.entries
     stem = f"{PLOTS}/{slug(section.title, json.dumps(task, sort_keys=True, default=str))}"
     by_final = sorted(entries, key=lambda e: (-e.summary.iqm, -e.summary.mean, e.entry))
@@ -262,15 +309,9 @@ def build(
 ) -> Leaderboard:
     """Compute a leaderboard: final scores (mean of the last ``last`` evaluations), equal-budget
     views, groups ranked by ``rank_by`` (``auc``, ``final`` or ``budget:<n>``), plots."""
-    try:
-        budgets.parse_rank_by(rank_by)
-    except ValueError as exc:
-        raise ZobenchError(str(exc)) from None
-    frame = analysis.long_frame(run_set)
-    final = analysis.final_scores(frame, last)
-    curves = analysis.curve_rows(frame, final)
+    final, curves = _final_and_curves(run_set, last, rank_by)
     sections = [
-        _section(task, group, curves, fmt, rank_by, run_set.records)
+        _section(rank_group(task, group, curves, rank_by), fmt, run_set.records)
         for task, group in analysis.groups(final)
     ]
     return Leaderboard(
