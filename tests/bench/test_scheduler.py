@@ -10,6 +10,7 @@ import pytest
 from rich.console import Console
 
 import zobench
+from zobench import progress
 from zobench.bench import scheduler
 from zobench.bench.store import Store
 from zobench.bench.suite import parse_suite
@@ -144,18 +145,20 @@ def test_live_per_run_progress_with_the_serial_executor(
     calls: list[tuple[str, int, int]] = []
     original = scheduler._Display.run_progress
 
-    def spy(self: object, run_id: str, label: str, done: int, total: int) -> None:
-        calls.append((run_id, done, total))
-        original(self, run_id, label, done, total)
+    def spy(self: object, run: scheduler.PlannedRun, done: int, total: int) -> None:
+        calls.append((run.run_id, done, total))
+        original(self, run, done, total)  # type: ignore[arg-type]
 
     monkeypatch.setattr(scheduler._Display, "run_progress", spy)
-    console = Console(file=io.StringIO(), width=120)
+    console = Console(file=io.StringIO(), width=120, force_terminal=True)
     suite = parse_suite(TINY.replace("seeds = 2", "seeds = 1"))
     outcome = scheduler.schedule(suite, tmp_path, executor=_serial(), console=console)
     assert {run_id for run_id, _, _ in calls} == set(outcome.done)
     assert all(total == 4 for _, _, total in calls)
     assert "2 done" in console.file.getvalue()
-    assert scheduler._progress_sink is None  # never leaks into later, unrelated runs
+    calls.clear()
+    progress.report(1, 4)  # after the suite, a report from anywhere goes nowhere
+    assert calls == []
 
 
 @pytest.mark.usefixtures("clean_plugin_env")
