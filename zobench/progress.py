@@ -17,6 +17,7 @@ import contextlib
 import contextvars
 import time
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 Reporter = Callable[[int, int], None]
 """``reporter(done, total)``: the running task has done ``done`` of ``total`` steps."""
@@ -66,3 +67,26 @@ def throttled(reporter: Reporter, interval: float = 0.25) -> Reporter:
             reporter(done, total)
 
     return throttle
+
+
+Advance = Callable[[], None]
+"""Called once per finished item of a phase with a count (a plot drawn, a board checked)."""
+
+
+class Phases(Protocol):
+    """``with phases("plots", 12) as advance:``: a named step of a long command, for its display.
+
+    ``total`` is the number of items the phase goes through (0: not counted); the block calls
+    ``advance()`` after each. The report layer takes one and the command line gives it a display;
+    :func:`quiet` shows nothing.
+    """
+
+    def __call__(self, name: str, total: int = 0) -> contextlib.AbstractContextManager[Advance]:
+        """Enter the phase ``name``."""
+        ...
+
+
+@contextlib.contextmanager
+def quiet(name: str, total: int = 0) -> Iterator[Advance]:
+    """The :class:`Phases` that shows nothing (the default of every report function)."""
+    yield lambda: None

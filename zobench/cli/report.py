@@ -13,6 +13,7 @@ from zobench.bench import identity
 from zobench.cli import display
 from zobench.cli.display import add_prose_column, add_whole_column, fitted_table
 from zobench.errors import ZobenchError
+from zobench.progress import Phases
 from zobench.report import analysis, claims, leaderboard, publish, summary
 from zobench.report.compare import compare
 
@@ -67,8 +68,10 @@ def report_command(out: Path, last: int, svg: bool, rank_by: str) -> None:
       zobench report results/quickstart
       zobench report results/quickstart --last 3 --svg
     """
-    board = publish.report_board(out, last=last, fmt="svg" if svg else "png", rank_by=rank_by)
-    path = publish.write_report(out, board)
+    with display.phases("report") as steps:
+        fmt = "svg" if svg else "png"
+        board = publish.report_board(out, last=last, fmt=fmt, rank_by=rank_by, phases=steps)
+        path = publish.write_report(out, board, phases=steps)
     console = Console()
     print_rankings(console, board.sections)
     console.print(f"report: {escape(str(path))}", soft_wrap=True)
@@ -128,9 +131,26 @@ def leaderboard_command(
       zobench leaderboard --check leaderboards/
       zobench leaderboard --republish leaderboards/
     """
+    with display.phases("leaderboard") as steps:
+        _leaderboard(ctx, path, target, name, check, republish, last, svg, rank_by, steps)
+
+
+def _leaderboard(
+    ctx: click.Context,
+    path: Path | None,
+    target: Path,
+    name: str | None,
+    check: bool,
+    republish: bool,
+    last: int,
+    svg: bool,
+    rank_by: str,
+    steps: Phases,
+) -> None:
+    """``zobench leaderboard``'s work, its steps shown by ``steps``."""
     if check:
         folder = path or Path("leaderboards")
-        problems = publish.check(folder) + claims.check(folder)
+        problems = publish.check(folder, phases=steps) + claims.check(folder, phases=steps)
         for problem in problems:
             click.echo(problem.summary(), err=True)
         if problems:
@@ -144,19 +164,20 @@ def leaderboard_command(
         if not boards:
             raise ZobenchError(f"{folder}: no published leaderboard (no */raw/runs.json) inside")
         for board in boards:
-            click.echo(f"republished {publish.render(board)}")
+            click.echo(f"republished {publish.render(board, phases=steps)}")
         target = folder.parent if single else folder
     else:
         if path is None:
             raise click.UsageError("give the results folder to publish (or --check)")
+        fmt = "svg" if svg else "png"
         markdown = publish.publish(
-            path, target, name=name, last=last, fmt="svg" if svg else "png", rank_by=rank_by
+            path, target, name=name, last=last, fmt=fmt, rank_by=rank_by, phases=steps
         )
         click.echo(f"published {markdown} (index: {target / publish.INDEX})")
     if (target / claims.CLAIMS).is_file():
         # Its numbers may come from the leaderboard just replaced: keep the report in step.
         try:
-            report, _ = claims.write(target)
+            report, _ = claims.write(target, phases=steps)
         except ZobenchError as exc:
             click.echo(f"warning: {target / claims.REPRODUCTION} not updated: {exc}", err=True)
         else:
@@ -255,7 +276,8 @@ def claims_command(folder: Path) -> None:
       zobench claims
       zobench claims leaderboards/
     """
-    path, results = claims.write(folder)
+    with display.phases("claims") as steps:
+        path, results = claims.write(folder, phases=steps)
     console = Console()
     rows = []
     for result in results:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -325,8 +326,16 @@ def build(
     )
 
 
-def draw(board: Leaderboard, folder: Path) -> list[Path]:
-    """Write every plot the markdown links to under ``folder``; returns their paths."""
+def plot_count(board: Leaderboard) -> int:
+    """How many plots :func:`draw` writes."""
+    return sum(len(section.plots) for section in board.sections) + len(board.ablations)
+
+
+def draw(board: Leaderboard, folder: Path, on_plot: Callable[[], None] | None = None) -> list[Path]:
+    """Write every plot the markdown links to under ``folder``; returns their paths.
+
+    ``on_plot()`` is called after each plot (a progress display counts them).
+    """
     from zobench.report import plots  # matplotlib is slow to import: only when drawing
 
     (folder / PLOTS).mkdir(parents=True, exist_ok=True)
@@ -343,10 +352,14 @@ def draw(board: Leaderboard, folder: Path) -> list[Path]:
             else:
                 plots.learning_curves(*plot.args, section.title, path)
             written.append(path)
+            if on_plot is not None:
+                on_plot()
     for plot in board.ablations:
         frame, setting, kind, title = plot.args
         plots.ablation(frame, setting, kind, title, folder / plot.path)
         written.append(folder / plot.path)
+        if on_plot is not None:
+            on_plot()
     return written
 
 
