@@ -215,3 +215,18 @@ def test_republishing_warns_when_the_claims_cannot_be_decided(board: Path, tmp_p
     assert "warning:" in result.output
     assert "no published leaderboard 'other'" in result.output
     assert not (board / claims.REPRODUCTION).exists()
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_claims_table_keeps_ids_verdicts_and_counts_whole(board: Path, width: int) -> None:
+    _write_claims(board, CLAIMS)
+    result = CliRunner(env={"COLUMNS": str(width)}).invoke(cli, ["claims", str(board)])
+    assert result.exit_code == 0, result.output
+    _, results = claims.evaluate(board)
+    lines = [line.split() for line in result.stdout.splitlines()]
+    for outcome in results:
+        marks = [o.holds for o in outcome.outcomes]
+        counts = f"{marks.count(True)}/{marks.count(False)}/{marks.count(None)}"
+        words = [outcome.claim.id, *outcome.verdict.split(), counts]
+        # the id, the verdict and the counts side by side on the claim's first line
+        assert any(line[: len(words)] == words for line in lines), (words, result.stdout)

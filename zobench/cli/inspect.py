@@ -11,7 +11,6 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.padding import Padding
-from rich.table import Table
 from rich.text import Text
 
 from zobench import api
@@ -340,15 +339,18 @@ def plugins_command(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(p) for p in host.plugins], indent=2))
         return
-    table = Table(title=f"zobench plugins ({len(host.plugins)})", title_justify="left")
-    for column in ("plugin", "distribution", "version", "hooks", "status"):
-        table.add_column(column, overflow="fold")
-    for p in host.plugins:
+    table = fitted_table(f"zobench plugins ({len(host.plugins)})")
+    # names, versions and states stay whole; the hooks and any errors wrap at spaces
+    add_whole_column(table, "plugin", [p.name for p in host.plugins])
+    releases = [f"{p.distribution} {p.version}" for p in host.plugins]
+    add_whole_column(table, "distribution", releases)
+    add_whole_column(table, "status", [p.status for p in host.plugins])
+    add_prose_column(table, "hooks · errors")
+    for p, release in zip(host.plugins, releases, strict=True):
         hooks = ", ".join(h.removeprefix("zobench_register_") for h in p.hooks)
-        status = (
-            p.status if not p.errors else f"[red]{p.status}[/red]: " + escape("; ".join(p.errors))
-        )
-        table.add_row(escape(p.name), escape(p.distribution), escape(p.version), hooks, status)
+        status = escape(p.status) if not p.errors else f"[red]{escape(p.status)}[/red]"
+        about = " · ".join(part for part in (hooks, "; ".join(p.errors)) if part)
+        table.add_row(escape(p.name), escape(release), status, escape(about))
     Console().print(table)
 
 

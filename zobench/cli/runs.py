@@ -145,9 +145,12 @@ def run_command(
     for run_id, error in outcome.failed.items():
         console.print(f"[red]failed[/red] {run_id}: {escape(error.splitlines()[0])}")
     if with_report and len(outcome.failed) < len(outcome.planned):
+        from zobench.cli.display import phases
         from zobench.report import make_report
 
-        console.print(f"report: {escape(str(make_report(out)))}")
+        with phases("report", console) as steps:
+            path = make_report(out, phases=steps)
+        console.print(f"report: {escape(str(path))}")
     elif not with_report:
         console.print(f"next: zobench report {escape(str(out))}  (statistics, plots, markdown)")
     if outcome.failed:
