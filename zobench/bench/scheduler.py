@@ -264,7 +264,7 @@ class _Display:
         self.progress.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.progress.__exit__(*exc)
 
     def run_progress(self, run: PlannedRun, done: int, total: int) -> None:
@@ -477,7 +477,7 @@ def _compute(
     if isinstance(shown, _Display | _Lines) and _accepts(executor, "on_progress"):
 
         def on_progress(index: int, done: int, total: int) -> None:
-            shown.run_progress(by_id[tasks[index]["run_id"]], done, total)
+            shown.run_progress(pending[index], done, total)  # tasks are made from pending
 
         options["on_progress"] = on_progress
     results = executor.map_unordered(execute_here if live else execute, tasks, **options)
