@@ -198,10 +198,15 @@ def test_republishing_a_leaderboard_keeps_the_report_in_step(board: Path, tmp_pa
         cli, ["leaderboard", str(tmp_path / "new"), "--out", str(board), "--name", "board"]
     )
     assert result.exit_code == 0, result.output
-    assert "updated" in result.output
+    assert f"updated {board / claims.REPRODUCTION}" in result.output
     assert CliRunner().invoke(cli, ["leaderboard", "--check", str(board)]).exit_code == 0
     [s1] = [r for r in claims.evaluate(board)[1] if r.claim.id == "S1"]
     assert s1.outcomes[0].holds is None  # identical runs tie on every seed
+    again = CliRunner().invoke(
+        cli, ["leaderboard", str(tmp_path / "new"), "--out", str(board), "--name", "board"]
+    )
+    assert f"unchanged: {board / claims.REPRODUCTION}" in again.output  # nothing new to say
+    assert "updated" not in again.output
 
 
 def test_republishing_warns_when_the_claims_cannot_be_decided(board: Path, tmp_path: Path) -> None:

@@ -132,56 +132,53 @@ def leaderboard_command(
       zobench leaderboard --republish leaderboards/
     """
     with display.phases("leaderboard") as steps:
-        _leaderboard(ctx, path, target, name, check, republish, last, svg, rank_by, steps)
-
-
-def _leaderboard(
-    ctx: click.Context,
-    path: Path | None,
-    target: Path,
-    name: str | None,
-    check: bool,
-    republish: bool,
-    last: int,
-    svg: bool,
-    rank_by: str,
-    steps: Phases,
-) -> None:
-    """``zobench leaderboard``'s work, its steps shown by ``steps``."""
-    if check:
-        folder = path or Path("leaderboards")
-        problems = publish.check(folder, phases=steps) + claims.check(folder, phases=steps)
-        for problem in problems:
-            click.echo(problem.summary(), err=True)
-        if problems:
-            ctx.exit(1)
-        click.echo(f"{path or 'leaderboards'}: published markdown matches its raw runs")
-        return
-    if republish:
-        folder = path or Path("leaderboards")
-        single = analysis.is_published(folder)
-        boards = [folder] if single else publish.published_folders(folder)
-        if not boards:
-            raise ZobenchError(f"{folder}: no published leaderboard (no */raw/runs.json) inside")
-        for board in boards:
-            click.echo(f"republished {publish.render(board, phases=steps)}")
-        target = folder.parent if single else folder
-    else:
-        if path is None:
+        if check:
+            folder = path or Path("leaderboards")
+            problems = publish.check(folder, phases=steps) + claims.check(folder, phases=steps)
+            for problem in problems:
+                click.echo(problem.summary(), err=True)
+            if problems:
+                ctx.exit(1)
+            click.echo(f"{folder}: published markdown matches its raw runs")
+            return
+        if republish:
+            target = _republish(path or Path("leaderboards"), steps)
+        elif path is None:
             raise click.UsageError("give the results folder to publish (or --check)")
-        fmt = "svg" if svg else "png"
-        markdown = publish.publish(
-            path, target, name=name, last=last, fmt=fmt, rank_by=rank_by, phases=steps
-        )
-        click.echo(f"published {markdown} (index: {target / publish.INDEX})")
-    if (target / claims.CLAIMS).is_file():
-        # Its numbers may come from the leaderboard just replaced: keep the report in step.
-        try:
-            report, _ = claims.write(target, phases=steps)
-        except ZobenchError as exc:
-            click.echo(f"warning: {target / claims.REPRODUCTION} not updated: {exc}", err=True)
         else:
-            click.echo(f"updated {report}")
+            fmt = "svg" if svg else "png"
+            markdown = publish.publish(
+                path, target, name=name, last=last, fmt=fmt, rank_by=rank_by, phases=steps
+            )
+            click.echo(f"published {markdown} (index: {target / publish.INDEX})")
+        _update_claims(target, steps)
+
+
+def _republish(folder: Path, steps: Phases) -> Path:
+    """Re-render the published boards in (or at) ``folder``; the folder of leaderboards."""
+    single = analysis.is_published(folder)
+    boards = [folder] if single else publish.published_folders(folder)
+    if not boards:
+        raise ZobenchError(f"{folder}: no published leaderboard (no */raw/runs.json) inside")
+    for board in boards:
+        click.echo(f"republished {publish.render(board, phases=steps)}")
+    return folder.parent if single else folder
+
+
+def _update_claims(target: Path, steps: Phases) -> None:
+    """Rewrite the folder's REPRODUCTION.md when it holds a claims.toml."""
+    if not (target / claims.CLAIMS).is_file():
+        return
+    # Its numbers may come from the leaderboard just replaced: keep the report in step.
+    path = target / claims.REPRODUCTION
+    before = path.read_text(encoding="utf-8") if path.is_file() else None
+    try:
+        claims.write(target, phases=steps)
+    except ZobenchError as exc:
+        click.echo(f"warning: {path} not updated: {exc}", err=True)
+    else:
+        changed = path.read_text(encoding="utf-8") != before
+        click.echo(f"{'updated' if changed else 'unchanged:'} {path}")
 
 
 @click.command("compare")
