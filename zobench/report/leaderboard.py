@@ -16,7 +16,6 @@ everything once; :func:`markdown` renders it and :func:`draw` writes the plots i
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +24,6 @@ from typing import Any
 
 import polars as pl
 
-from zobench.errors import ZobenchError
 from zobench.report import analysis, budgets, stats
 from zobench.report.analysis import BUDGET_LABELS, EntryStats, RunSet
 from zobench.report.formatting import decimals as decimals  # re-exported names
@@ -35,6 +33,10 @@ from zobench.report.formatting import natural_key as natural_key
 from zobench.report.formatting import number as number
 from zobench.report.formatting import scale_text as scale_text
 from zobench.report.formatting import slug as slug
+from zobench.report.ranking import GroupRanking as GroupRanking  # re-exported names
+from zobench.report.ranking import Ranking as Ranking
+from zobench.report.ranking import final_and_curves, rank_group
+from zobench.report.ranking import rank_groups as rank_groups
 
 PLOTS = "plots"
 """Folder of the plots, next to the markdown."""
@@ -48,21 +50,6 @@ class Plot:
     path: str
     kind: str
     args: tuple[Any, ...]
-
-
-@dataclass
-class Ranking:
-    """Entries ranked on one quantity, with P(beats next) between neighbours (unpaired)."""
-
-    quantity: str
-    """What is ranked, as the board says it (``AUC against votes (0 to 8M)``)."""
-    entries: list[EntryStats]
-    improvement: list[tuple[float, bool] | None]
-
-
-def _ranking(quantity: str, entries: list[EntryStats]) -> Ranking:
-    pairs = [analysis.improvement(a, b) for a, b in itertools.pairwise(entries)]
-    return Ranking(quantity, entries, [*pairs, None])
 
 
 @dataclass
@@ -116,84 +103,6 @@ class Leaderboard:
     rank_by: str = "auc"
     digest: str = ""
     """sha256 of the raw runs (:func:`analysis.digest`)."""
-
-
-def _headline(rank_by: str, axis: str, end: float, rungs: tuple[float, ...]) -> tuple[str, str]:
-    """The column and the words of what a ranking on ``axis`` is by."""
-    kind, amount = budgets.parse_rank_by(rank_by)
-    label = budgets.AXIS_LABELS[axis]
-    if kind == "budget" and axis == budgets.QUERIES and amount is not None:
-        return f"at_{rungs.index(amount)}", f"score at {budgets.budget_text(amount)} votes"
-    if kind == "final":
-        return "value", "final score"
-    return "auc", f"AUC against {label} (0 to {budgets.budget_text(end)})"
-
-
-@dataclass
-class GroupRanking:
-    """One group's entries ranked as its board ranks them, without budget tables or plots.
-
-    What ``zobench run`` prints at its end and what every board section starts from, so that
-    the run's summary and ``zobench report`` give the same order and numbers.
-    """
-
-    task: dict[str, Any]
-    kind: str
-    group: pl.DataFrame
-    """The group's final-score rows joined with their budget view (``axis``, ``auc``, ...)."""
-    rows: pl.DataFrame
-    """The group's learning curves."""
-    view: budgets.GroupBudgets
-    final: dict[str, EntryStats]
-    learners: Ranking
-    readers: Ranking
-    references: list[EntryStats]
-
-    @property
-    def title(self) -> str:
-        """Plain-text title of the group (see :func:`group_title`)."""
-        return group_title(self.task)
-
-
-def rank_group(
-    task: dict[str, Any], group: pl.DataFrame, curves: pl.DataFrame, rank_by: str
-) -> GroupRanking:
-    """Rank a group's entries: learners by ``rank_by``, readers on rewards, then references."""
-    kind = group.get_column("value_kind")[0]
-    run_ids = group.get_column("run_id")
-    rows = curves.filter(pl.col("run_id").is_in(run_ids.implode()))
-    _, amount = budgets.parse_rank_by(rank_by)
-    view = budgets.group_budgets(rows, kind, (amount,) if amount is not None else ())
-    group = group.join(view.runs.drop("entry", "seed"), on="run_id", how="left")
-    final = {e.entry: e for e in analysis.entry_stats(group)}
-
-    def ranked(axis: str) -> Ranking:
-        part = group.filter(pl.col("axis") == axis)
-        column, words = _headline(rank_by, axis, view.ends.get(axis, 0.0), view.rungs)
-        return _ranking(words, analysis.entry_stats(part, column))
-
-    learners, readers = ranked(budgets.QUERIES), ranked(budgets.REWARDS)
-    references = analysis.entry_stats(group.filter(pl.col("axis").is_null()))
-    return GroupRanking(task, kind, group, rows, view, final, learners, readers, references)
-
-
-def _final_and_curves(
-    run_set: RunSet, last: int, rank_by: str
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Per-run final scores and the curves on their group's scale; ``rank_by`` checked first."""
-    try:
-        budgets.parse_rank_by(rank_by)
-    except ValueError as exc:
-        raise ZobenchError(str(exc)) from None
-    frame = analysis.long_frame(run_set)
-    final = analysis.final_scores(frame, last)
-    return final, analysis.curve_rows(frame, final)
-
-
-def rank_groups(run_set: RunSet, *, last: int = 1, rank_by: str = "auc") -> list[GroupRanking]:
-    """Every group of a run set ranked (:func:`rank_group`), in board order."""
-    final, curves = _final_and_curves(run_set, last, rank_by)
-    return [rank_group(task, group, curves, rank_by) for task, group in analysis.groups(final)]
 
 
 def _section(ranked: GroupRanking, fmt: str, records: tuple[dict[str, Any], ...]) -> Section:
@@ -310,7 +219,7 @@ def build(
 ) -> Leaderboard:
     """Compute a leaderboard: final scores (mean of the last ``last`` evaluations), equal-budget
     views, groups ranked by ``rank_by`` (``auc``, ``final`` or ``budget:<n>``), plots."""
-    final, curves = _final_and_curves(run_set, last, rank_by)
+    final, curves = final_and_curves(run_set, last, rank_by)
     sections = [
         _section(rank_group(task, group, curves, rank_by), fmt, run_set.records)
         for task, group in analysis.groups(final)

@@ -1,7 +1,7 @@
 """The ranking a terminal shows: the leading columns of a board's ranking tables.
 
 ``zobench run`` prints it at its end for the suite's runs, ``zobench report`` for the whole store.
-Both come from :func:`leaderboard.rank_groups`, the ranking every board section starts from (per
+Both come from :func:`.ranking.rank_groups`, the ranking every board section starts from (per
 group, normalized where references exist, learners by the board's ``rank_by``), so the run's
 summary and the report give the same order and numbers. The optimality gap, equal-budget and
 threshold tables are left to the markdown: the summary must stay quick after every suite.
@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from zobench.report import analysis, leaderboard
+from zobench.report import analysis
 from zobench.report.analysis import EntryStats
 from zobench.report.formatting import decimals, number, scale_text
+from zobench.report.ranking import GroupRanking, Ranking, rank_groups
 
 
 class Ranked(Protocol):
-    """A ranked group: :class:`leaderboard.GroupRanking` or a board's :class:`leaderboard.Section`."""
+    """A ranked group: a :class:`~zobench.report.ranking.GroupRanking`, or a board's
+    :class:`~zobench.report.leaderboard.Section`."""
 
     @property
     def title(self) -> str:
@@ -27,8 +29,8 @@ class Ranked(Protocol):
 
     kind: str
     final: dict[str, EntryStats]
-    learners: leaderboard.Ranking
-    readers: leaderboard.Ranking
+    learners: Ranking
+    readers: Ranking
     references: list[EntryStats]
 
 
@@ -49,7 +51,7 @@ def _ci(entry: EntryStats, places: int) -> str:
     return f"{number(s.iqm, places)} [{number(s.ci_low, places)}, {number(s.ci_high, places)}]"
 
 
-def _ranking_table(group: Ranked, ranking: leaderboard.Ranking, what: str) -> SummaryTable:
+def _ranking_table(group: Ranked, ranking: Ranking, what: str) -> SummaryTable:
     """Rank, entry, the ranked quantity, seeds; then final score, P(beats next) and spending."""
     places = decimals(group.kind, list(group.final.values()))
     final_only = ranking.quantity == "final score"
@@ -100,8 +102,6 @@ def tables(group: Ranked) -> list[SummaryTable]:
 
 def run_summary(
     out: str | Path, run_ids: list[str], *, last: int = 1, rank_by: str = "auc"
-) -> list[leaderboard.GroupRanking]:
+) -> list[GroupRanking]:
     """The ranked groups of the given runs of a store (what ``zobench run`` prints at its end)."""
-    return leaderboard.rank_groups(
-        analysis.from_store(out, run_ids=run_ids), last=last, rank_by=rank_by
-    )
+    return rank_groups(analysis.from_store(out, run_ids=run_ids), last=last, rank_by=rank_by)
