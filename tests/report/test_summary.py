@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from report_helpers import write_run
 
+from zobench.bench.store import Store
 from zobench.cli import cli
 from zobench.report import analysis, leaderboard, summary
 
@@ -113,3 +115,19 @@ def test_run_and_report_print_the_same_ranking(tmp_path: Path) -> None:
     assert from_run == from_report
     markdown = markdown_rankings((out / "report" / "leaderboard.md").read_text(encoding="utf-8"))
     assert list(from_run.values()) == markdown
+
+
+def test_a_store_of_references_only_is_ranked_and_reported(tmp_path: Path) -> None:
+    """Entries that spend no budget at all (no votes, no rewards) are references: the group
+    has no learner to rank on any axis, and neither the summary nor the report may fail."""
+    store = Store(tmp_path / "store", create=True)
+    ids = [
+        write_run(store, label="still", seed=seed, target=1.0, queries_per_iteration=0)
+        for seed in range(2)
+    ]
+    [group] = summary.run_summary(tmp_path / "store", ids)
+    assert group.learners.entries == group.readers.entries == []
+    assert [e.entry for e in group.references] == ["still"]
+    result = CliRunner(env=WIDE).invoke(cli, ["report", str(tmp_path / "store")])
+    assert result.exit_code == 0, result.output
+    assert "references (they spend no budget)" in result.stdout

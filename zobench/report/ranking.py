@@ -90,6 +90,8 @@ def rank_group(
     def ranked(axis: str) -> Ranking:
         part = group.filter(pl.col("axis") == axis)
         column, words = _headline(rank_by, axis, view.ends.get(axis, 0.0), view.rungs)
+        if part.is_empty():  # nobody spends on this axis: its columns may not even exist
+            return make_ranking(words, [])
         return make_ranking(words, analysis.entry_stats(part, column))
 
     learners, readers = ranked(budgets.QUERIES), ranked(budgets.REWARDS)
