@@ -52,6 +52,7 @@ def test_every_task_index_comes_back_once_with_its_result(name: str, options: di
     assert list(executor.map_unordered(math.factorial, [])) == []
 
 
+@pytest.mark.slow
 def test_serial_process_and_dask_give_identical_tables_and_stream_progress(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

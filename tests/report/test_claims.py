@@ -186,6 +186,7 @@ def test_missing_claims_file_is_an_error_for_claims_but_not_for_check(board: Pat
     assert "claims.toml: cannot read" in result.output
 
 
+@pytest.mark.slow
 def test_republishing_a_leaderboard_keeps_the_report_in_step(board: Path, tmp_path: Path) -> None:
     _write_claims(board)
     claims.write(board)

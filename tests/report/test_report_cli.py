@@ -153,6 +153,7 @@ def test_compare_headers_show_only_settings_that_apply_and_skips_in_one_line(
     assert skipped == ["skipped 4 groups without alpha runs, from 1 suite: synthetic"]
 
 
+@pytest.mark.slow
 def test_report_shows_its_phases_on_stderr_one_line_each(
     synthetic_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

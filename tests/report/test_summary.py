@@ -117,6 +117,7 @@ def test_run_and_report_print_the_same_ranking(tmp_path: Path) -> None:
     assert list(from_run.values()) == markdown
 
 
+@pytest.mark.slow
 def test_a_store_of_references_only_is_ranked_and_reported(tmp_path: Path) -> None:
     """Entries that spend no budget at all (no votes, no rewards) are references: the group
     has no learner to rank on any axis, and neither the summary nor the report may fail."""
