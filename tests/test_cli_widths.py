@@ -191,3 +191,65 @@ def test_runs_keeps_ids_seeds_and_states_whole_at_every_width(tmp_path: Path) ->
             assert float(wall) >= 0, line
         assert_whole_on_a_line(result, *ids)
         assert "mu=0.5" in " ".join(lines_of(result)).replace(" ", "")  # the swept setting shows
+
+
+@pytest.mark.usefixtures("clean_plugin_env")
+@pytest.mark.parametrize("width", WIDTHS)
+def test_plugins_keeps_names_versions_and_states_whole(width: int) -> None:
+    result = invoke(width, "plugins")
+    rows = [line.split() for line in lines_of(result)]
+    for plugin in get_host().plugins:
+        expected = [plugin.name, plugin.distribution, plugin.version, plugin.status]
+        assert expected in [row[:4] for row in rows], (expected, result.output)
+
+
+CHATTY = (
+    "import zobench\n"
+    "print('hello from a chatty plugin')\n"
+    "@zobench.hookimpl\n"
+    "def zobench_register_topologies(register):\n"
+    "    print('registering!')\n"
+)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["list", "--json"],
+        ["info", "zpg", "--json"],
+        ["info", "suite", "--json"],
+        ["plugins", "--json"],
+    ],
+)
+def test_every_json_listing_parses_while_a_plugin_prints(
+    command: list[str], zobench_distribution, clean_plugin_env
+) -> None:
+    module = "zobench_chatty_" + "_".join(c.strip("-") for c in command)  # imported afresh
+    zobench_distribution("zobench-chatty", {"chatty": module}, modules={f"{module}.py": CHATTY})
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)
+    assert "hello from a chatty plugin" in result.stderr
+    assert "registering!" in result.stderr
+
+
+def test_runs_json_parses_while_a_plugin_prints(
+    tmp_path: Path, zobench_distribution, clean_plugin_env
+) -> None:
+    suite = tmp_path / "tiny.toml"
+    suite.write_text(
+        'name = "tiny"\nseeds = 1\niterations = 2\neval_every = 1\n'
+        '[environment]\nname = "gridworld"\nsize = 3\ngoal = [2, 2]\nhorizon = 4\n'
+        '[preference]\nname = "bradley-terry"\n[[algorithm]]\nname = "zpg"\npairs = 4\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    ran = CliRunner().invoke(cli, ["run", str(suite), "--out", str(out), "--executor", "serial"])
+    assert ran.exit_code == 0, ran.output
+    module = "zobench_chatty_runs"
+    zobench_distribution("zobench-chatty", {"chatty": module}, modules={f"{module}.py": CHATTY})
+    result = CliRunner().invoke(cli, ["runs", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["state"] for r in records] == ["done"]
+    assert "hello from a chatty plugin" in result.stderr

@@ -34,8 +34,8 @@ KINDS: tuple[str, ...] = kinds.NAMES
 :data:`zobench.kinds.KINDS`)."""
 
 Provenance = Literal["paper", "author-code", "library", "ours"]
-"""Where a default comes from: a paper's text, the paper author's public code, a library's own
-default (Gymnasium's registration of an environment), or zobench's choice."""
+"""Where a default comes from: a paper's text, the paper author's public code, the wrapped
+library's own default (a Gymnasium environment's constructor argument), or zobench's choice."""
 
 PROVENANCES: tuple[str, ...] = ("paper", "author-code", "library", "ours")
 
@@ -51,9 +51,10 @@ def param(
     """Declare one documented Config field.
 
     ``doc`` says what the setting means (shown by ``zobench info``); ``source`` says whether the
-    default value is the paper's, the paper author's code's, a library's own default, or our own
-    choice where the paper is silent, so a reader of a leaderboard knows which numbers are assumptions. ``tune`` is the
-    search space ``zobench tune`` samples the setting from (see :mod:`zobench.space`).
+    default value is the paper's, the paper author's code's, a wrapped library's own default
+    (``library``), or our own choice where the paper is silent, so a reader of a leaderboard
+    knows which numbers are assumptions. ``tune`` is the search space ``zobench tune`` samples
+    the setting from (see :mod:`zobench.space`).
     """
     if source not in PROVENANCES:
         raise ValueError(f"source must be one of {PROVENANCES}, not {source!r}")

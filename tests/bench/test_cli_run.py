@@ -172,7 +172,7 @@ def test_run_records_failures_exits_1_and_export_writes_the_long_table(
     assert result.exit_code == 1, result.output
     assert "6 runs: 4 done, 0 already done (skipped), 2 failed" in result.output
     assert "deliberate failure in test-crashing" in result.output
-    assert "ranking by mean final score" in result.output
+    assert "preference learners, ranked by" in result.output
 
     status = invoke("runs", str(out))
     assert status.exit_code == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import sys
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from zobench import api
 from zobench.bench import scheduler
@@ -50,20 +52,71 @@ def test_every_task_index_comes_back_once_with_its_result(name: str, options: di
     assert list(executor.map_unordered(math.factorial, [])) == []
 
 
-def test_serial_process_and_dask_give_identical_tables(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_serial_process_and_dask_give_identical_tables_and_stream_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every executor reports each run's iterations to the display, and the numbers stay
+    identical with progress on: it is a side channel, never part of a run."""
     pytest.importorskip("distributed")
+    reports: list[tuple[str, int, int]] = []
+    original = scheduler._Display.run_progress
+
+    def spy(self: object, run: scheduler.PlannedRun, done: int, total: int) -> None:
+        reports.append((run.run_id, done, total))
+        original(self, run, done, total)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scheduler._Display, "run_progress", spy)
     suite = parse_suite(SUITE)
     tables = {}
     for name, options in [("serial", {}), ("process", {"jobs": 2}), ("dask", {"jobs": 2})]:
+        reports.clear()
         executor = scheduler.make_executor(name, **options)
-        outcome = scheduler.schedule(suite, tmp_path / name, executor=executor)
+        terminal = Console(file=io.StringIO(), force_terminal=True, width=100)
+        outcome = scheduler.schedule(suite, tmp_path / name, executor=executor, console=terminal)
         assert len(outcome.done) == 6, outcome.failed
+        assert {run_id for run_id, _, _ in reports} == set(outcome.done), name
+        assert {(done, total) for _, done, total in reports} == {(4, 4)}, name  # 4 iterations
         tables[name] = (
             outcome.frame().drop("wall_s", "update_s", strict=False).sort("run_id", "iteration")
         )
     assert tables["serial"].height == 6 * 3
     assert tables["process"].equals(tables["serial"])
     assert tables["dask"].equals(tables["serial"])
+
+
+class _ThirdParty(api.Executor):
+    """An executor written before progress existed: no task_timeout, no on_progress."""
+
+    name = "third-party"
+
+    def map_unordered(self, fn, tasks):  # type: ignore[override]
+        for index, task in enumerate(tasks):
+            yield index, fn(task)
+
+
+def test_an_executor_without_progress_support_still_runs_a_suite(tmp_path: Path) -> None:
+    terminal = Console(file=io.StringIO(), force_terminal=True, width=100)
+    suite = parse_suite(SUITE.replace("seeds = 3", "seeds = 1"))
+    outcome = scheduler.schedule(
+        suite, tmp_path, executor=_ThirdParty(), console=terminal, timeout=60
+    )
+    assert len(outcome.done) == 2, outcome.failed
+    assert "2 done" in terminal.file.getvalue()
+
+
+def test_without_a_terminal_progress_is_one_line_per_run(tmp_path: Path) -> None:
+    log = Console(file=io.StringIO(), force_terminal=False, width=200)
+    suite = parse_suite(SUITE.replace("seeds = 3", "seeds = 1"))
+    outcome = scheduler.schedule(
+        suite, tmp_path, executor=scheduler.make_executor("process", jobs=2), console=log
+    )
+    lines = log.file.getvalue().splitlines()
+    assert len(lines) == 2
+    assert {line.split()[0] for line in lines} == {"[1/2]", "[2/2]"}
+    assert {line.split()[-3] for line in lines} == set(outcome.done)
+    assert all(" done zpg " in line for line in lines)
+    assert "━" not in log.file.getvalue()  # no bar
 
 
 def test_dask_workers_do_not_get_malloc_trim_threshold() -> None:

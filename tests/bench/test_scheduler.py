@@ -6,11 +6,11 @@ import io
 import pickle
 from pathlib import Path
 
-import polars as pl
 import pytest
 from rich.console import Console
 
 import zobench
+from zobench import progress
 from zobench.bench import scheduler
 from zobench.bench.store import Store
 from zobench.bench.suite import parse_suite
@@ -149,18 +149,20 @@ def test_live_per_run_progress_with_the_serial_executor(
     calls: list[tuple[str, int, int]] = []
     original = scheduler._Display.run_progress
 
-    def spy(self: object, run_id: str, label: str, done: int, total: int) -> None:
-        calls.append((run_id, done, total))
-        original(self, run_id, label, done, total)
+    def spy(self: object, run: scheduler.PlannedRun, done: int, total: int) -> None:
+        calls.append((run.run_id, done, total))
+        original(self, run, done, total)  # type: ignore[arg-type]
 
     monkeypatch.setattr(scheduler._Display, "run_progress", spy)
-    console = Console(file=io.StringIO(), width=120)
+    console = Console(file=io.StringIO(), width=120, force_terminal=True)
     suite = parse_suite(TINY.replace("seeds = 2", "seeds = 1"))
     outcome = scheduler.schedule(suite, tmp_path, executor=_serial(), console=console)
     assert {run_id for run_id, _, _ in calls} == set(outcome.done)
     assert all(total == 4 for _, _, total in calls)
     assert "2 done" in console.file.getvalue()
-    assert scheduler._progress_sink is None  # never leaks into later, unrelated runs
+    calls.clear()
+    progress.report(1, 4)  # after the suite, a report from anywhere goes nowhere
+    assert calls == []
 
 
 @pytest.mark.usefixtures("clean_plugin_env")
@@ -173,32 +175,6 @@ def test_the_worker_is_picklable_and_never_raises_for_a_failing_run() -> None:
     assert result.status == "failed"
     assert "no-such-algorithm" in (result.error or "")
     assert result.frame is None
-
-
-def test_ranking_orders_labels_by_mean_final_score() -> None:
-    rows = []
-    for label, scores in {"a": [0.1, 0.3], "b": [0.9, 0.7], "c": [0.5, 0.5]}.items():
-        for seed, score in enumerate(scores):
-            for iteration, value in ((0, 0.0), (10, score)):
-                rows.append(
-                    {
-                        "run_id": f"{label}{seed}",
-                        "label": label,
-                        "environment": "gridworld",
-                        "preference": "bradley-terry",
-                        "topology": "isolated",
-                        "seed": seed,
-                        "iteration": iteration,
-                        "score": value,
-                        "score_normalized": value / 2,
-                    }
-                )
-    ranked = scheduler.ranking(pl.DataFrame(rows))
-    assert ranked.get_column("label").to_list() == ["b", "c", "a"]
-    assert ranked.get_column("score_mean").to_list() == pytest.approx([0.8, 0.5, 0.2])
-    assert ranked.get_column("normalized_mean").to_list() == pytest.approx([0.4, 0.25, 0.1])
-    assert ranked.get_column("score_std").to_list() == pytest.approx([0.1414, 0.0, 0.1414], 1e-3)
-    assert ranked.get_column("seeds").to_list() == [2, 2, 2]
 
 
 def test_options_an_executor_does_not_take_are_refused() -> None:

@@ -206,3 +206,24 @@ def test_validate_reports_every_independent_mistake_at_once(tmp_path, clean_plug
     assert [line for line in run.output.splitlines() if line.startswith("Error: ")] == [
         "Error: 4 mistakes: " + "; ".join(e.removeprefix("Error: ") for e in errors)
     ]
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_validate_keeps_each_mistake_and_the_verdict_on_one_line(
+    width: int, tmp_path: Path, clean_plugin_env: None
+) -> None:
+    from click.testing import CliRunner
+
+    from zobench.cli import cli
+
+    runner = CliRunner(env={"COLUMNS": str(width)})
+    suite = tmp_path / "bad.toml"
+    suite.write_text(FOUR_MISTAKES, encoding="utf-8")
+    result = runner.invoke(cli, ["validate", str(suite)])
+    lines = result.output.splitlines()
+    assert len(lines) == 4  # one whole line per mistake, however narrow the terminal
+    assert all(line.startswith("Error: ") for line in lines)
+    valid = runner.invoke(cli, ["validate", "quickstart"])
+    assert valid.output.splitlines() == [
+        "suite 'quickstart' is valid: 18 runs (6 configurations × 3 seeds)"
+    ]

@@ -7,6 +7,7 @@ them with probability below 1e-4 under a fresh seed.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,9 +19,11 @@ import pytest
 
 gym = pytest.importorskip("gymnasium")
 
+from click.testing import CliRunner  # noqa: E402
 from gymnasium.envs.toy_text.frozen_lake import FrozenLakeEnv  # noqa: E402
 
 import zobench  # noqa: E402
+from zobench.cli import cli  # noqa: E402
 from zobench.config import validate  # noqa: E402
 from zobench.errors import ConfigError, UnknownComponentError, ZobenchError  # noqa: E402
 from zobench.plugins import get_host  # noqa: E402
@@ -380,3 +383,20 @@ def test_the_gymnasium_version_is_part_of_the_run_id(monkeypatch: pytest.MonkeyP
         GymEnvironment, "dependency_versions", classmethod(lambda cls: {"gymnasium": "0.0.1"})
     )
     assert plan([spec])[0].run_id != installed
+
+
+@pytest.mark.parametrize("name", ["gym", "gym:FrozenLake-v1"])
+def test_info_gym_reads_as_plain_text_and_labels_the_library_defaults(name: str) -> None:
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(cli, ["info", name, "--kind", "environment"])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    for markup in ("``", ":class:", ":data:", ":func:", "(see module)", "(see zobench"):
+        assert markup not in text, f"{markup!r} in `zobench info {name}`"
+    data = CliRunner().invoke(cli, ["info", name, "--kind", "environment", "--json"]).output
+    sources = {s["name"]: s["default_from"] for s in json.loads(data)["settings"]}
+    if name == "gym":
+        assert set(sources.values()) == {"ours"}
+    else:  # Gymnasium's constructor arguments and registered time limit are its own defaults
+        assert sources["map_name"] == sources["is_slippery"] == sources["horizon"] == "library"
+        assert sources["gamma"] == "ours"
+        assert "(default: wrapped library)" in text

@@ -218,6 +218,7 @@ def test_missing_claims_file_is_an_error_for_claims_but_not_for_check(board: Pat
     assert "claims.toml: cannot read" in result.output
 
 
+@pytest.mark.slow
 def test_republishing_a_leaderboard_keeps_the_report_in_step(board: Path, tmp_path: Path) -> None:
     _write_claims(board)
     claims.write(board)
@@ -230,10 +231,15 @@ def test_republishing_a_leaderboard_keeps_the_report_in_step(board: Path, tmp_pa
         cli, ["leaderboard", str(tmp_path / "new"), "--out", str(board), "--name", "board"]
     )
     assert result.exit_code == 0, result.output
-    assert "updated" in result.output
+    assert f"updated {board / claims.REPRODUCTION}" in result.output
     assert CliRunner().invoke(cli, ["leaderboard", "--check", str(board)]).exit_code == 0
     [s1] = [r for r in claims.evaluate(board)[1] if r.claim.id == "S1"]
     assert s1.outcomes[0].holds is None  # identical runs tie on every seed
+    again = CliRunner().invoke(
+        cli, ["leaderboard", str(tmp_path / "new"), "--out", str(board), "--name", "board"]
+    )
+    assert f"unchanged: {board / claims.REPRODUCTION}" in again.output  # nothing new to say
+    assert "updated" not in again.output
 
 
 def test_republishing_warns_when_the_claims_cannot_be_decided(board: Path, tmp_path: Path) -> None:
@@ -275,3 +281,18 @@ quantity = "{quantity}"
         verdicts[quantity] = result.outcomes[0].holds
     # per vote, thrifty's early plateau wins; per iteration and at the end, strong's higher curve
     assert verdicts == {"final": False, "auc": True, "auc-iterations": False}
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_claims_table_keeps_ids_verdicts_and_counts_whole(board: Path, width: int) -> None:
+    _write_claims(board, CLAIMS)
+    result = CliRunner(env={"COLUMNS": str(width)}).invoke(cli, ["claims", str(board)])
+    assert result.exit_code == 0, result.output
+    _, results = claims.evaluate(board)
+    lines = [line.split() for line in result.stdout.splitlines()]
+    for outcome in results:
+        marks = [o.holds for o in outcome.outcomes]
+        counts = f"{marks.count(True)}/{marks.count(False)}/{marks.count(None)}"
+        words = [outcome.claim.id, *outcome.verdict.split(), counts]
+        # the id, the verdict and the counts side by side on the claim's first line
+        assert any(line[: len(words)] == words for line in lines), (words, result.stdout)

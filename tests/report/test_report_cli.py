@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 from pathlib import Path
@@ -9,9 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from report_helpers import write_run
+from rich.console import Console
 
 from zobench.bench.store import Store
-from zobench.cli import cli
+from zobench.cli import cli, display
+from zobench.cli.display import phases
 from zobench.report import analysis
 from zobench.report.compare import compare
 
@@ -90,7 +93,9 @@ def test_leaderboard_cli_publishes_and_checks(synthetic_store: Path, tmp_path: P
     markdown.write_text(markdown.read_text().replace("| 4 | gamma |", "| 4 | gamma! |"))
     result = _invoke("leaderboard", "--check", target)
     assert result.exit_code == 1
-    assert len(result.output.strip().splitlines()) == 1
+    # one line per file that differs (and, on a slow machine, the line of a slow phase)
+    problems = [li for li in result.output.splitlines() if not li.startswith("leaderboard: ")]
+    assert len(problems) == 1
     assert "line" in result.output
     assert "gamma!" in result.output
 
@@ -119,3 +124,64 @@ def test_bad_input_is_one_line_and_exit_2(
     assert message in result.output
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_compare_headers_show_only_settings_that_apply_and_skips_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """Four chain groups (a setting only chain has, swept) without the baseline; gridworld has
+    it. The gridworld header must not name chain's setting, and the skipped groups are one line."""
+    store = Store(tmp_path / "store", create=True)
+    for seed in range(2):
+        write_run(store, label="alpha", seed=seed, target=9.0)
+        write_run(store, label="beta", seed=seed, target=6.0)
+        for length in (3, 4, 5, 6):
+            write_run(
+                store,
+                label="beta",
+                seed=seed,
+                target=2.0,
+                environment="chain",
+                environment_params={"length": length},
+            )
+    result = _invoke("compare", tmp_path / "store", "--baseline", "alpha")
+    assert result.exit_code == 0, result.output
+    assert "None" not in result.output
+    header = next(line for line in result.output.splitlines() if "against alpha" in line)
+    assert "length" not in header
+    skipped = [line for line in result.output.splitlines() if "skipped" in line]
+    assert skipped == ["skipped 4 groups without alpha runs, from 1 suite: synthetic"]
+
+
+@pytest.mark.slow
+def test_report_shows_its_phases_on_stderr_one_line_each(
+    synthetic_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(display, "SLOW_PHASE_S", 0.0)  # every phase, however quick
+    store = Path(shutil.copytree(synthetic_store, tmp_path / "store"))
+    result = _invoke("report", store)
+    assert result.exit_code == 0, result.output
+    phases = [line.rsplit(" ", 2)[0] for line in result.stderr.splitlines()]
+    plots = len(list((store / "report" / "plots").glob("*.png")))
+    assert phases == [
+        "report: loading runs",
+        "report: statistics",
+        f"report: plots ({plots})",
+        "report: writing",
+    ]
+    assert all(line.endswith(" s") for line in result.stderr.splitlines())
+    assert "report: loading" not in result.stdout  # the tables on stdout stay clean
+
+
+def test_phases_on_a_terminal_count_and_never_show_zero_of_zero() -> None:
+    terminal = Console(file=io.StringIO(), force_terminal=True, width=100)
+    with phases("report", terminal) as steps:
+        with steps("loading runs"):
+            pass
+        with steps("plots", 3) as advance:
+            for _ in range(3):
+                advance()
+    shown = terminal.file.getvalue()
+    assert "report: plots" in shown
+    assert "3/3" in shown
+    assert "0/0" not in shown

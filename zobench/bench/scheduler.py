@@ -25,32 +25,26 @@ import subprocess
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import polars as pl
+from rich.markup import escape
 
-from zobench import api
+from zobench import api, progress
 from zobench.__about__ import __version__
 from zobench.bench import guard
 from zobench.bench.identity import Identity, identify
 from zobench.bench.records import RunRecord, RunResult, Timings, canonical_json
-from zobench.bench.spec import COMPONENT_KINDS, RunSpec
+from zobench.bench.spec import RunSpec
 from zobench.bench.store import Scan, Store, load, written_key
 from zobench.bench.suite import Suite
 from zobench.config import validate
 from zobench.errors import ConfigError
 from zobench.plugins import PluginHost, PluginLoadWarning, get_host
 from zobench.sim import kernel
-
-ProgressSink = Callable[[str, str, int, int], None]
-"""``sink(run_id, label, done, total)``: live progress of a run inside the scheduler's process."""
-
-_progress_sink: ProgressSink | None = None
-"""Set by the scheduler while an in-process executor runs, so :func:`execute` can report live
-progress; worker processes never see it (it is not part of the task), and that is the point."""
 
 
 def _utc_now() -> str:
@@ -99,16 +93,12 @@ def execute(task: dict[str, Any], host: PluginHost | None = None) -> RunResult:
     run cannot take down a worker pool. That includes a run past its ``timeout`` (seconds,
     optional), and ``SystemExit`` or ``KeyboardInterrupt`` raised by plugin code; a Ctrl-C from
     the user (a real SIGINT in this process) still propagates. The result holds the runner's
-    frame (or ``None``).
+    frame (or ``None``). Its iterations are reported through :func:`zobench.progress.report`.
     """
     from zobench.bench.runner import run  # imported here: the runner pulls in the kernel
 
     spec = RunSpec.from_record(task["spec"])
     timeout = task.get("timeout")
-    sink = _progress_sink
-    progress = (
-        functools.partial(sink, task["run_id"], spec.display_label) if sink is not None else None
-    )
     started, start = _utc_now(), time.perf_counter()
     frame, error, trace = None, None, None
     with guard.user_interrupts() as interrupts:
@@ -118,9 +108,9 @@ def execute(task: dict[str, Any], host: PluginHost | None = None) -> RunResult:
                 # reported once by the scheduler's process, so each worker repeating them is noise.
                 warnings.simplefilter("ignore", PluginLoadWarning)
                 with guard.time_limit(timeout):
-                    frame = run(
-                        spec, progress=progress, host=host
-                    )  # raises RunFailed on a non-finite score
+                    # to whoever the executor set up (zobench.progress), else nowhere;
+                    # raises RunFailed on a non-finite score
+                    frame = run(spec, progress=progress.report, host=host)
         except guard.RunTimedOut:
             frame, error, trace = None, timed_out(timeout), traceback.format_exc()
         except guard.ProcessExitCalled as exc:
@@ -240,7 +230,8 @@ class SuiteOutcome:
 
 
 class _Display:
-    """The rich progress display: an overall bar and, where the executor allows, one per run."""
+    """The rich progress display: an overall bar and one bar per run in flight, where the
+    executor reports runs' progress (see :mod:`zobench.progress`)."""
 
     def __init__(self, console: Any, total: int) -> None:
         from rich.progress import (
@@ -270,37 +261,64 @@ class _Display:
         colour = "red" if failed else "dim"
         return f"runs [green]{done} done[/green] [{colour}]{failed} failed[/{colour}]"
 
-    def run_progress(self, run_id: str, label: str, done: int, total: int) -> None:
-        """The sink :func:`execute` calls during an in-process run."""
-        task = self.per_run.get(run_id)
+    def __enter__(self) -> _Display:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def run_progress(self, run: PlannedRun, done: int, total: int) -> None:
+        """A run in flight has done ``done`` of its ``total`` iterations."""
+        task = self.per_run.get(run.run_id)
         if task is None:
-            task = self.per_run[run_id] = self.progress.add_task(f"  {label} {run_id[:8]}")
+            description = f"  {escape(run.spec.display_label)} {run.run_id[:8]}"
+            task = self.per_run[run.run_id] = self.progress.add_task(description)
         self.progress.update(task, completed=done, total=total)
 
-    def finished(self, run_id: str, ok: bool) -> None:
+    def finished(self, run: PlannedRun, ok: bool, seconds: float) -> None:
         """Count a finished run and drop its per-run bar."""
         self.done += ok
         self.failed += not ok
-        if run_id in self.per_run:
-            self.progress.remove_task(self.per_run.pop(run_id))
+        if run.run_id in self.per_run:
+            self.progress.remove_task(self.per_run.pop(run.run_id))
         self.progress.update(
             self.overall, advance=1, description=self._describe(self.done, self.failed)
         )
 
 
-@contextlib.contextmanager
-def _display(console: Any, total: int, live: bool) -> Iterator[_Display | None]:
-    global _progress_sink
+class _Lines:
+    """Progress for a log or a pipe (no terminal): one line per finished run, nothing between."""
+
+    def __init__(self, console: Any, total: int) -> None:
+        self.console, self.total, self.count = console, total, 0
+
+    def __enter__(self) -> _Lines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def run_progress(self, run: PlannedRun, done: int, total: int) -> None:
+        """Iterations within a run are not worth a line each."""
+
+    def finished(self, run: PlannedRun, ok: bool, seconds: float) -> None:
+        """One line: how many runs are finished, this one's fate, label, seed, id and time."""
+        self.count += 1
+        fate = "done" if ok else "failed"
+        self.console.print(
+            f"[{self.count}/{self.total}] {fate} {escape(run.spec.display_label)} seed "
+            f"{run.spec.seed} {run.run_id} ({seconds:.1f} s)",
+            soft_wrap=True,
+            highlight=False,
+        )
+
+
+def _display(console: Any, total: int) -> _Display | _Lines | contextlib.nullcontext[None]:
+    """Bars on a terminal, lines elsewhere, nothing without a console or with nothing to run."""
     if console is None or total == 0:  # nothing to compute: no empty 0/0 bar
-        yield None
-        return
-    display = _Display(console, total)
-    _progress_sink = display.run_progress if live else None
-    try:
-        with display.progress:
-            yield display
-    finally:
-        _progress_sink = None
+        return contextlib.nullcontext()
+    return _Display(console, total) if console.is_terminal else _Lines(console, total)
 
 
 def backstop(timeout: float) -> float:
@@ -325,13 +343,14 @@ def _closing(results: Iterator[Any]) -> contextlib.AbstractContextManager[object
     )
 
 
-def _accepts_task_timeout(executor: api.Executor) -> bool:
-    """Whether the executor's ``map_unordered`` takes ``task_timeout`` (third parties may not)."""
+def _accepts(executor: api.Executor, option: str) -> bool:
+    """Whether the executor's ``map_unordered`` takes the keyword ``option`` (``task_timeout``,
+    ``on_progress``): a third party's may take neither."""
     try:
         parameters = inspect.signature(executor.map_unordered).parameters
     except (TypeError, ValueError):
         return False
-    return "task_timeout" in parameters or any(
+    return option in parameters or any(
         p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
     )
 
@@ -351,8 +370,9 @@ def schedule(
     ``timeout`` (seconds; default: the suite's ``timeout`` setting, 0 = none) limits each run's
     wall-clock time: a run past it is stopped and recorded as failed. It is a setting of the
     execution, not of the run, so it does not change run ids. ``console`` (a
-    :class:`rich.console.Console`) turns on the progress display. Per-run live progress needs
-    the run to execute in this process (the ``serial`` executor).
+    :class:`rich.console.Console`) turns on the progress display: bars on a terminal (one per
+    run in flight, with executors that report progress: serial, process, dask), else one line
+    per finished run.
 
     Runs in this process are recorded as ``started`` before they run, so if one kills the
     process outright (native code exiting or crashing), the store shows which run it was and a
@@ -465,11 +485,20 @@ def _compute(
         store.write(_record(by_id[task["run_id"]], started, commit))
         return _execute_here(task, host)
 
-    options = {"task_timeout": backstop(limit)} if limit and _accepts_task_timeout(executor) else {}
+    shown = _display(console, len(tasks))
+    options: dict[str, Any] = {}
+    if limit and _accepts(executor, "task_timeout"):
+        options["task_timeout"] = backstop(limit)
+    if isinstance(shown, _Display | _Lines) and _accepts(executor, "on_progress"):
+
+        def on_progress(index: int, done: int, total: int) -> None:
+            shown.run_progress(pending[index], done, total)  # tasks are made from pending
+
+        options["on_progress"] = on_progress
     results = executor.map_unordered(execute_here if live else execute, tasks, **options)
     # Closing the generator when the loop is interrupted shuts the executor's workers down now.
     closing = _closing(results)
-    with _display(console, len(tasks), live) as display, closing:
+    with shown as display, closing:
         for index, raw in results:
             if isinstance(raw, api.TaskLost):  # the worker died or stopped answering
                 raw = _lost(tasks[index], raw.reason, raw.seconds)
@@ -486,42 +515,4 @@ def _compute(
             else:
                 outcome.failed[run.run_id] = result.error or "failed"
             if display is not None:
-                display.finished(run.run_id, result.status == "done")
-
-
-RANKING_VALUES: tuple[str, ...] = (
-    "score_mean",
-    "score_std",
-    "normalized_mean",
-    "normalized_std",
-    "seeds",
-)
-"""The value columns of :func:`ranking` (the others are its grouping keys)."""
-
-
-def ranking(frame: pl.DataFrame) -> pl.DataFrame:
-    """Rank algorithm labels by mean final score, with the spread over seeds.
-
-    The final score of a run is its last evaluated row. Rows are grouped by label plus every
-    condition that varies in the table (environment, preference, topology, swept settings), so
-    different cells are never averaged together.
-    """
-    if frame.is_empty():
-        return pl.DataFrame()
-    final = frame.sort("iteration").group_by("run_id", maintain_order=True).last()
-    conditions = ["environment", "preference", "topology"] + [
-        c for c in final.columns if c.split(".", 1)[0] in COMPONENT_KINDS and "." in c
-    ]
-    keys = [c for c in conditions if final.get_column(c).n_unique() > 1]
-    outer = [k for k in keys if not k.startswith("algorithm.")]
-    return (
-        final.group_by(["label", *keys], maintain_order=True)
-        .agg(
-            pl.col("score").mean().alias("score_mean"),
-            pl.col("score").std().alias("score_std"),
-            pl.col("score_normalized").mean().alias("normalized_mean"),
-            pl.col("score_normalized").std().alias("normalized_std"),
-            pl.col("seed").n_unique().alias("seeds"),
-        )
-        .sort([*outer, "score_mean"], descending=[False] * len(outer) + [True], nulls_last=True)
-    )
+                display.finished(run, result.status == "done", result.timings.wall_s)

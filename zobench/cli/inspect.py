@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 from typing import Any
 
@@ -10,7 +11,6 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.padding import Padding
-from rich.table import Table
 from rich.text import Text
 
 from zobench import kinds
@@ -29,7 +29,7 @@ from zobench.presets import Preset
 PROVENANCE_LABEL = {
     "paper": "paper",
     "author-code": "author's code",
-    "library": "library",
+    "library": "wrapped library",
     "ours": "ours",
 }
 
@@ -41,6 +41,12 @@ def _kind(value: str | None) -> str | None:
 
 PLURAL: dict[str, str] = {kind.name: kind.plural for kind in kinds.KINDS}
 """How listings title each kind."""
+
+
+def _paragraphs(docstring: str) -> str:
+    """A docstring's paragraphs, each on one line, for the terminal to wrap at its own width."""
+    text = inspect.cleandoc(docstring)
+    return "\n\n".join(" ".join(p.split()) for p in text.split("\n\n") if p.strip())
 
 
 def _default_text(value: Any) -> str:
@@ -160,8 +166,9 @@ def _fields_json(fields: list[FieldInfo]) -> list[dict[str, Any]]:
 def info_command(name: str, kind: str | None, as_json: bool, as_toml: bool) -> None:
     """Describe a component: summary, source, and every setting with its default.
 
-    The default's source says whether it is the paper's, the paper author's code's, or ours (a
-    documented choice where the paper is silent). `zobench info suite` lists the settings a
+    The default's source says whether it is the paper's, the paper author's code's, the wrapped
+    library's own (Gymnasium's, for gym:<EnvId>), or ours (a documented choice where the paper
+    is silent). `zobench info suite` lists the settings a
     suite file takes at its top level (iterations, seeds, ...); `zobench info iterations`
     describes one of them.
 
@@ -193,7 +200,7 @@ def info_command(name: str, kind: str | None, as_json: bool, as_toml: bool) -> N
         _show_preset(reg.obj, as_json)
         return
     source = getattr(reg.obj, "source", "")
-    doc = plain((reg.obj.__doc__ or "").strip()) if reg.kind != "suite" else ""
+    doc = _paragraphs(plain(reg.obj.__doc__ or "")) if reg.kind != "suite" else ""
     fields = describe(reg.obj.Config) if reg.kind != "suite" else []
     if as_json:
         record: dict[str, Any] = {
@@ -309,15 +316,18 @@ def plugins_command(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(p) for p in host.plugins], indent=2))
         return
-    table = Table(title=f"zobench plugins ({len(host.plugins)})", title_justify="left")
-    for column in ("plugin", "distribution", "version", "hooks", "status"):
-        table.add_column(column, overflow="fold")
-    for p in host.plugins:
+    table = fitted_table(f"zobench plugins ({len(host.plugins)})")
+    # names, versions and states stay whole; the hooks and any errors wrap at spaces
+    add_whole_column(table, "plugin", [p.name for p in host.plugins])
+    releases = [f"{p.distribution} {p.version}" for p in host.plugins]
+    add_whole_column(table, "distribution", releases)
+    add_whole_column(table, "status", [p.status for p in host.plugins])
+    add_prose_column(table, "hooks · errors")
+    for p, release in zip(host.plugins, releases, strict=True):
         hooks = ", ".join(h.removeprefix("zobench_register_") for h in p.hooks)
-        status = (
-            p.status if not p.errors else f"[red]{p.status}[/red]: " + escape("; ".join(p.errors))
-        )
-        table.add_row(escape(p.name), escape(p.distribution), escape(p.version), hooks, status)
+        status = escape(p.status) if not p.errors else f"[red]{escape(p.status)}[/red]"
+        about = " · ".join(part for part in (hooks, "; ".join(p.errors)) if part)
+        table.add_row(escape(p.name), escape(release), status, escape(about))
     Console().print(table)
 
 

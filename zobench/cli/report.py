@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from zobench.bench import identity
+from zobench.cli import display
 from zobench.cli.display import add_prose_column, add_whole_column, fitted_table
 from zobench.errors import ZobenchError
-from zobench.report import analysis, claims, leaderboard, publish
+from zobench.progress import Phases
+from zobench.report import analysis, claims, leaderboard, publish, summary
 from zobench.report.compare import compare
 
 _LAST = click.option(
@@ -32,17 +34,18 @@ _RANK_BY = click.option(
 )
 
 
-def _section_table(section: leaderboard.Section) -> Table:
-    table = Table(
-        title=f"{escape(section.title)} — "
-        f"{leaderboard.scale_text(section.kind, reference=section.reference)}",
-        title_justify="left",
-    )
-    for column in leaderboard.table_columns(section):
-        table.add_column(column, overflow="fold")
-    for cells in leaderboard.table_rows(section):
-        table.add_row(*(escape(c) for c in cells))
-    return table
+def print_rankings(console: Console, groups: Sequence[summary.Ranked]) -> None:
+    """Each group's rankings (learners, reward readers, references), fitted to the terminal."""
+    for group in groups:
+        for table in summary.tables(group):
+            display.print_fitted(
+                console,
+                table.title,
+                table.columns,
+                table.rows,
+                required=table.required,
+                numeric=table.numeric,
+            )
 
 
 @click.command("report")
@@ -65,12 +68,13 @@ def report_command(out: Path, last: int, svg: bool, rank_by: str) -> None:
       zobench report results/quickstart
       zobench report results/quickstart --last 3 --svg
     """
-    board = publish.report_board(out, last=last, fmt="svg" if svg else "png", rank_by=rank_by)
-    path = publish.write_report(out, board)
+    with display.phases("report") as steps:
+        fmt = "svg" if svg else "png"
+        board = publish.report_board(out, last=last, fmt=fmt, rank_by=rank_by, phases=steps)
+        path = publish.write_report(out, board, phases=steps)
     console = Console()
-    for section in board.sections:
-        console.print(_section_table(section))
-    console.print(f"report: {escape(str(path))}")
+    print_rankings(console, board.sections)
+    console.print(f"report: {escape(str(path))}", soft_wrap=True)
 
 
 @click.command("leaderboard")
@@ -127,39 +131,54 @@ def leaderboard_command(
       zobench leaderboard --check leaderboards/
       zobench leaderboard --republish leaderboards/
     """
-    if check:
-        folder = path or Path("leaderboards")
-        problems = publish.check(folder) + claims.check(folder)
-        for problem in problems:
-            click.echo(problem.summary(), err=True)
-        if problems:
-            ctx.exit(1)
-        click.echo(f"{path or 'leaderboards'}: published markdown matches its raw runs")
-        return
-    if republish:
-        folder = path or Path("leaderboards")
-        single = analysis.is_published(folder)
-        boards = [folder] if single else publish.published_folders(folder)
-        if not boards:
-            raise ZobenchError(f"{folder}: no published leaderboard (no */raw/runs.json) inside")
-        for board in boards:
-            click.echo(f"republished {publish.render(board)}")
-        target = folder.parent if single else folder
-    else:
-        if path is None:
+    with display.phases("leaderboard") as steps:
+        if check:
+            folder = path or Path("leaderboards")
+            problems = publish.check(folder, phases=steps) + claims.check(folder, phases=steps)
+            for problem in problems:
+                click.echo(problem.summary(), err=True)
+            if problems:
+                ctx.exit(1)
+            click.echo(f"{folder}: published markdown matches its raw runs")
+            return
+        if republish:
+            target = _republish(path or Path("leaderboards"), steps)
+        elif path is None:
             raise click.UsageError("give the results folder to publish (or --check)")
-        markdown = publish.publish(
-            path, target, name=name, last=last, fmt="svg" if svg else "png", rank_by=rank_by
-        )
-        click.echo(f"published {markdown} (index: {target / publish.INDEX})")
-    if (target / claims.CLAIMS).is_file():
-        # Its numbers may come from the leaderboard just replaced: keep the report in step.
-        try:
-            report, _ = claims.write(target)
-        except ZobenchError as exc:
-            click.echo(f"warning: {target / claims.REPRODUCTION} not updated: {exc}", err=True)
         else:
-            click.echo(f"updated {report}")
+            fmt = "svg" if svg else "png"
+            markdown = publish.publish(
+                path, target, name=name, last=last, fmt=fmt, rank_by=rank_by, phases=steps
+            )
+            click.echo(f"published {markdown} (index: {target / publish.INDEX})")
+        _update_claims(target, steps)
+
+
+def _republish(folder: Path, steps: Phases) -> Path:
+    """Re-render the published boards in (or at) ``folder``; the folder of leaderboards."""
+    single = analysis.is_published(folder)
+    boards = [folder] if single else publish.published_folders(folder)
+    if not boards:
+        raise ZobenchError(f"{folder}: no published leaderboard (no */raw/runs.json) inside")
+    for board in boards:
+        click.echo(f"republished {publish.render(board, phases=steps)}")
+    return folder.parent if single else folder
+
+
+def _update_claims(target: Path, steps: Phases) -> None:
+    """Rewrite the folder's REPRODUCTION.md when it holds a claims.toml."""
+    if not (target / claims.CLAIMS).is_file():
+        return
+    # Its numbers may come from the leaderboard just replaced: keep the report in step.
+    path = target / claims.REPRODUCTION
+    before = path.read_text(encoding="utf-8") if path.is_file() else None
+    try:
+        claims.write(target, phases=steps)
+    except ZobenchError as exc:
+        click.echo(f"warning: {path} not updated: {exc}", err=True)
+    else:
+        changed = path.read_text(encoding="utf-8") != before
+        click.echo(f"{'updated' if changed else 'unchanged:'} {path}")
 
 
 @click.command("compare")
@@ -196,29 +215,35 @@ def compare_command(out: Path, other: Path | None, baseline: str, last: int) -> 
     for group in groups:
         places = leaderboard.decimals(group.kind, [group.baseline, *(r.entry for r in group.rows)])
         base = group.baseline.summary
-        table = Table(
-            title=f"{escape(leaderboard.group_title(group.task))} — against {escape(baseline)} "
+        title = (
+            f"{leaderboard.group_title(group.task)} — against {baseline} "
             f"(IQM {leaderboard.number(base.iqm, places)}, {base.runs} seeds, "
-            f"from {escape(group.baseline_source)})",
-            title_justify="left",
+            f"from {group.baseline_source})"
         )
-        for column in ("algorithm", "IQM [95% CI]", "Δ IQM", "P(beats baseline)", "seeds", "from"):
-            table.add_column(column, overflow="fold")
+        columns = ["algorithm", "IQM [95% CI]", "Δ IQM", "P(beats baseline)", "seeds", "from"]
+        rows = []
         for row in group.rows:
             s = row.entry.summary
-            table.add_row(
-                escape(row.entry.entry),
-                f"{leaderboard.number(s.iqm, places)} [{leaderboard.number(s.ci_low, places)}, "
-                f"{leaderboard.number(s.ci_high, places)}]",
-                f"{s.iqm - base.iqm:+.{places}f}",
-                f"{row.p_improvement:.2f}" + (" (paired)" if row.paired else ""),
-                str(s.runs),
-                escape(row.source),
+            rows.append(
+                [
+                    row.entry.entry,
+                    f"{leaderboard.number(s.iqm, places)} [{leaderboard.number(s.ci_low, places)}, "
+                    f"{leaderboard.number(s.ci_high, places)}]",
+                    f"{s.iqm - base.iqm:+.{places}f}",
+                    f"{row.p_improvement:.2f}" + (" (paired)" if row.paired else ""),
+                    str(s.runs),
+                    row.source,
+                ]
             )
-        console.print(table)
-    for task in missing:
-        title = escape(leaderboard.group_title(task))
-        console.print(f"[yellow]no {escape(baseline)} runs[/yellow] in {title}: skipped")
+        numeric = {"IQM [95% CI]", "Δ IQM", "seeds"}
+        display.print_fitted(console, title, columns, rows, required=4, numeric=numeric)
+    if missing:  # one line, however many groups lack the baseline: how many, from which suites
+        suites = sorted({suite for skipped in missing for suite in skipped.suites})
+        console.print(
+            f"[yellow]skipped {len(missing)} group{'s' if len(missing) != 1 else ''}[/yellow] "
+            f"without {escape(baseline)} runs, from {len(suites)} suite"
+            f"{'s' if len(suites) != 1 else ''}: {escape(', '.join(suites) or 'unnamed')}"
+        )
 
 
 def _resolved(run_set: analysis.RunSet) -> analysis.RunSet:
@@ -248,7 +273,8 @@ def claims_command(folder: Path) -> None:
       zobench claims
       zobench claims leaderboards/
     """
-    path, results = claims.write(folder)
+    with display.phases("claims") as steps:
+        path, results = claims.write(folder, phases=steps)
     console = Console()
     rows = []
     for result in results:

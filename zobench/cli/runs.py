@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from zobench.bench import scheduler
 from zobench.bench.identity import identify
@@ -51,30 +49,15 @@ def writable_folder(out: Path) -> Path:
     return out
 
 
-def _spread(mean: float | None, std: float | None) -> str:
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-        return "–"
-    return f"{mean:.4g}" if std is None or math.isnan(std) else f"{mean:.4g} ± {std:.2g}"
+def print_summary(console: Console, outcome: scheduler.SuiteOutcome) -> None:
+    """The suite's runs ranked as ``zobench report`` ranks them (see :mod:`zobench.report.summary`)."""
+    from zobench.cli.report import print_rankings
+    from zobench.report.summary import run_summary
 
-
-def ranking_table(outcome: scheduler.SuiteOutcome) -> Table | None:
-    """The final ranking of algorithm labels by mean final score, as a rich table."""
-    ranked = scheduler.ranking(outcome.frame())
-    if ranked.is_empty():
-        return None
-    table = Table(title="ranking by mean final score (± std over seeds)", title_justify="left")
-    keys = [c for c in ranked.columns if c not in scheduler.RANKING_VALUES]
-    for column in ["#", *keys, "score", "normalized", "seeds"]:
-        table.add_column(column, overflow="fold")
-    for position, row in enumerate(ranked.iter_rows(named=True), start=1):
-        table.add_row(
-            str(position),
-            *(escape("–" if row[k] is None else str(row[k])) for k in keys),
-            _spread(row["score_mean"], row["score_std"]),
-            _spread(row["normalized_mean"], row["normalized_std"]),
-            str(row["seeds"]),
-        )
-    return table
+    finished = [p.run_id for p in outcome.planned if p.run_id not in outcome.failed]
+    if not finished:
+        return
+    print_rankings(console, run_summary(outcome.out, finished))
 
 
 @click.command("run")
@@ -146,10 +129,7 @@ def run_command(
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]: finished runs are stored; run again to resume")
         ctx.exit(130)
-    stdout = Console()
-    table = ranking_table(outcome)
-    if table is not None:
-        stdout.print(table)
+    print_summary(Console(), outcome)
     console.print(
         f"{len(outcome.planned)} runs: {len(outcome.done)} done, "
         f"{len(outcome.skipped)} already done (skipped), {len(outcome.failed)} failed"
@@ -165,9 +145,12 @@ def run_command(
     for run_id, error in outcome.failed.items():
         console.print(f"[red]failed[/red] {run_id}: {escape(error.splitlines()[0])}")
     if with_report and len(outcome.failed) < len(outcome.planned):
+        from zobench.cli.display import phases
         from zobench.report import make_report
 
-        console.print(f"report: {escape(str(make_report(out)))}")
+        with phases("report", console) as steps:
+            path = make_report(out, phases=steps)
+        console.print(f"report: {escape(str(path))}")
     elif not with_report:
         console.print(f"next: zobench report {escape(str(out))}  (statistics, plots, markdown)")
     if outcome.failed:

@@ -56,15 +56,16 @@ class RunSet:
         return len(self.records)
 
 
-def from_store(out: str | Path) -> RunSet:
+def from_store(out: str | Path, run_ids: list[str] | None = None) -> RunSet:
     """The finished runs of a results store; a clear :class:`ZobenchError` when it is not one.
 
-    Damaged runs are left out with one warning line naming them (see :mod:`zobench.bench.store`).
+    ``run_ids`` keeps only those runs (a suite's, at the end of ``zobench run``). Damaged runs
+    are left out with one warning line naming them (see :mod:`zobench.bench.store`).
     """
     out = Path(out)
     if not out.is_dir():
         raise ZobenchError(f"{out}: no such folder")
-    finished, scan = Store(out).finished()
+    finished, scan = Store(out).finished(run_ids)
     scan.warn(out)
     if not finished:
         raise ZobenchError(f"{out}: the store holds no finished runs")

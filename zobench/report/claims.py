@@ -33,6 +33,7 @@ import polars as pl
 
 from zobench.config import validate
 from zobench.errors import ConfigError, ZobenchError, did_you_mean
+from zobench.progress import Phases, quiet
 from zobench.report import analysis, budgets, leaderboard, publish, stats
 
 CLAIMS, REPRODUCTION = publish.CLAIMS, publish.REPRODUCTION
@@ -429,18 +430,20 @@ def _labelled(check: CheckSpec, text: str) -> str:
     return text if check.quantity == "final" else f"({check.quantity}) {text}"
 
 
-def evaluate(folder: str | Path) -> tuple[ClaimsFile, list[Result]]:
+def evaluate(folder: str | Path, *, phases: Phases = quiet) -> tuple[ClaimsFile, list[Result]]:
     """Every claim of ``folder/claims.toml`` decided from the leaderboards published there."""
     folder = Path(folder)
     top, claims = load(folder)
     finals = _Finals(folder)
     results = []
-    for i, (spec, checks) in enumerate(claims):
-        outcomes = tuple(
-            _evaluate(finals, spec, check, f"claim[{i}].check[{j}] ({spec.id})")
-            for j, check in enumerate(checks)
-        )
-        results.append(Result(spec, outcomes))
+    with phases("deciding claims", len(claims)) as advance:  # boards load on first use
+        for i, (spec, checks) in enumerate(claims):
+            outcomes = tuple(
+                _evaluate(finals, spec, check, f"claim[{i}].check[{j}] ({spec.id})")
+                for j, check in enumerate(checks)
+            )
+            results.append(Result(spec, outcomes))
+            advance()
     return top, results
 
 
@@ -523,19 +526,21 @@ def markdown(top: ClaimsFile, results: list[Result]) -> str:
 _VERDICTS = ("reproduced", "partly", "not reproduced")
 
 
-def write(folder: str | Path) -> tuple[Path, list[Result]]:
+def write(folder: str | Path, *, phases: Phases = quiet) -> tuple[Path, list[Result]]:
     """Evaluate ``folder/claims.toml`` and write ``folder/REPRODUCTION.md``."""
     folder = Path(folder)
-    top, results = evaluate(folder)
+    top, results = evaluate(folder, phases=phases)
     path = folder / REPRODUCTION
-    publish.write_text(path, markdown(top, results))
+    with phases("writing"):
+        publish.write_text(path, markdown(top, results))
     return path, results
 
 
-def check(folder: str | Path) -> list[publish.Mismatch]:
+def check(folder: str | Path, *, phases: Phases = quiet) -> list[publish.Mismatch]:
     """The difference between ``REPRODUCTION.md`` and what its claims and raw runs give."""
     folder = Path(folder)
     if not (folder / CLAIMS).is_file():
         return []
-    mismatch = publish.compare_text(folder / REPRODUCTION, markdown(*evaluate(folder)))
+    text = markdown(*evaluate(folder, phases=phases))
+    mismatch = publish.compare_text(folder / REPRODUCTION, text)
     return [] if mismatch is None else [mismatch]

@@ -41,6 +41,14 @@ class GroupComparison:
     rows: list[Row]
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A leaderboard group without the baseline's runs, and the suites its runs came from."""
+
+    task: dict[str, Any]
+    suites: tuple[str, ...]
+
+
 def _sources(named: list[tuple[str, RunSet]], combined: RunSet) -> dict[str, str]:
     """Run id → the name of the run set it was taken from (the first that holds it)."""
     kept = {r["run_id"] for r in combined.records}
@@ -59,11 +67,11 @@ def _source_of(group: pl.DataFrame, entry: str, where: dict[str, str]) -> str:
 
 def compare(
     named: list[tuple[str, RunSet]], baseline: str, *, last: int = 1
-) -> tuple[list[GroupComparison], list[dict[str, Any]]]:
+) -> tuple[list[GroupComparison], list[Skipped]]:
     """Compare every entry with ``baseline`` in each group that has it.
 
     ``named`` lists ``(source name, run set)``, the first taking precedence for runs present in
-    several. Returns the comparisons and the tasks of the groups without the baseline. The
+    several. Returns the comparisons and the groups without the baseline (skipped). The
     baseline is an entry name (a label, plus swept algorithm settings when there are any); an
     unknown name raises a :class:`ZobenchError` with the closest known one.
     """
@@ -76,12 +84,14 @@ def compare(
             f"entries: {', '.join(sorted(names))}"
         )
     where = _sources(named, combined)
-    done, missing = [], []
+    done: list[GroupComparison] = []
+    missing: list[Skipped] = []
     for task, group in analysis.groups(final):
         entries = analysis.entry_stats(group)
         base = next((e for e in entries if e.entry == baseline), None)
         if base is None:
-            missing.append(task)
+            suites = sorted({str(s) for s in group.get_column("suite").to_list() if s})
+            missing.append(Skipped(task, tuple(suites)))
             continue
         rows = []
         for entry in entries:

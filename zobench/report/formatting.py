@@ -60,9 +60,15 @@ def number(value: float, places: int) -> str:
 
 
 def group_title(task: dict[str, Any]) -> str:
-    """A group's plain-text title: component names joined by ``·``, then its task settings."""
+    """A group's plain-text title: component names joined by ``·``, then its task settings.
+
+    A setting the group's runs do not have (``None``: another environment's size, in a board
+    of several) does not apply to the group and is left out.
+    """
     names = [str(task[c]) for c in analysis.GROUP_NAMES if task.get(c) is not None]
-    settings = [f"{k}={analysis.setting_text(v)}" for k, v in task.items() if "." in k]
+    settings = [
+        f"{k}={analysis.setting_text(v)}" for k, v in task.items() if "." in k and v is not None
+    ]
     return " · ".join(names) + (f" ({', '.join(settings)})" if settings else "")
 
 

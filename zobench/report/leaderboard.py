@@ -16,15 +16,14 @@ everything once; :func:`markdown` renders it and :func:`draw` writes the plots i
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from zobench.errors import ZobenchError
 from zobench.report import analysis, budgets, stats
 from zobench.report.analysis import BUDGET_LABELS, EntryStats, RunSet
 from zobench.report.formatting import decimals as decimals  # re-exported names
@@ -35,6 +34,10 @@ from zobench.report.formatting import number as number
 from zobench.report.formatting import reference_text as reference_text
 from zobench.report.formatting import scale_text as scale_text
 from zobench.report.formatting import slug as slug
+from zobench.report.ranking import GroupRanking as GroupRanking  # re-exported names
+from zobench.report.ranking import Ranking as Ranking
+from zobench.report.ranking import final_and_curves, rank_group
+from zobench.report.ranking import rank_groups as rank_groups
 
 PLOTS = "plots"
 """Folder of the plots, next to the markdown."""
@@ -48,21 +51,6 @@ class Plot:
     path: str
     kind: str
     args: tuple[Any, ...]
-
-
-@dataclass
-class Ranking:
-    """Entries ranked on one quantity, with P(beats next) between neighbours (unpaired)."""
-
-    quantity: str
-    """What is ranked, as the board says it (``AUC against votes (0 to 8M)``)."""
-    entries: list[EntryStats]
-    improvement: list[tuple[float, bool] | None]
-
-
-def _ranking(quantity: str, entries: list[EntryStats]) -> Ranking:
-    pairs = [analysis.improvement(a, b) for a, b in itertools.pairwise(entries)]
-    return Ranking(quantity, entries, [*pairs, None])
 
 
 @dataclass
@@ -124,58 +112,27 @@ class Leaderboard:
     """sha256 of the raw runs (:func:`analysis.digest`)."""
 
 
-def _headline(rank_by: str, axis: str, end: float, rungs: tuple[float, ...]) -> tuple[str, str]:
-    """The column and the words of what a ranking on ``axis`` is by."""
-    kind, amount = budgets.parse_rank_by(rank_by)
-    label = budgets.AXIS_LABELS[axis]
-    if kind == "budget" and axis == budgets.QUERIES and amount is not None:
-        return f"at_{rungs.index(amount)}", f"score at {budgets.budget_text(amount)} votes"
-    if kind == "final":
-        return "value", "final score"
-    return "auc", f"AUC against {label} (0 to {budgets.budget_text(end)})"
-
-
-def _section(
-    task: dict[str, Any],
-    group: pl.DataFrame,
-    curves: pl.DataFrame,
-    fmt: str,
-    rank_by: str,
-    records: tuple[dict[str, Any], ...],
-) -> Section:
-    kind = group.get_column("value_kind")[0]
-    run_ids = group.get_column("run_id")
-    rows = curves.filter(pl.col("run_id").is_in(run_ids.implode()))
-    _, amount = budgets.parse_rank_by(rank_by)
-    view = budgets.group_budgets(rows, kind, (amount,) if amount is not None else ())
-    group = group.join(view.runs.drop("entry", "seed"), on="run_id", how="left")
-    final = {e.entry: e for e in analysis.entry_stats(group)}
-
-    def ranked(axis: str) -> Ranking:
-        part = group.filter(pl.col("axis") == axis)
-        column, words = _headline(rank_by, axis, view.ends.get(axis, 0.0), view.rungs)
-        return _ranking(words, analysis.entry_stats(part, column))
-
-    learners, readers = ranked(budgets.QUERIES), ranked(budgets.REWARDS)
-    references = analysis.entry_stats(group.filter(pl.col("axis").is_null()))
+def _section(ranked: GroupRanking, fmt: str, records: tuple[dict[str, Any], ...]) -> Section:
+    group, view, rows = ranked.group, ranked.view, ranked.rows
     learning = group.filter(pl.col("axis") == budgets.QUERIES)
     rungs = [
         {e.entry: e for e in analysis.entry_stats(learning, f"at_{i}")}
         for i in range(len(view.rungs))
     ]
     section = Section(
-        task,
-        kind,
-        learners,
-        readers,
-        references,
-        final,
+        ranked.task,
+        ranked.kind,
+        ranked.learners,
+        ranked.readers,
+        ranked.references,
+        ranked.final,
         view,
         rungs,
         budgets.threshold_stats(group, view),
         analysis.fixed_settings(records, group),
-        reference=reference_text(group) if kind == "normalized" else "",
+        reference=reference_text(group) if ranked.kind == "normalized" else "",
     )
+    kind, task = ranked.kind, ranked.task
     entries = section.entries
     stem = f"{PLOTS}/{slug(section.title, json.dumps(task, sort_keys=True, default=str))}"
     by_final = sorted(entries, key=lambda e: (-e.summary.iqm, -e.summary.mean, e.entry))
@@ -267,15 +224,9 @@ def build(
 ) -> Leaderboard:
     """Compute a leaderboard: final scores (mean of the last ``last`` evaluations), equal-budget
     views, groups ranked by ``rank_by`` (``auc``, ``final`` or ``budget:<n>``), plots."""
-    try:
-        budgets.parse_rank_by(rank_by)
-    except ValueError as exc:
-        raise ZobenchError(str(exc)) from None
-    frame = analysis.long_frame(run_set)
-    final = analysis.final_scores(frame, last)
-    curves = analysis.curve_rows(frame, final)
+    final, curves = final_and_curves(run_set, last, rank_by)
     sections = [
-        _section(task, group, curves, fmt, rank_by, run_set.records)
+        _section(rank_group(task, group, curves, rank_by), fmt, run_set.records)
         for task, group in analysis.groups(final)
     ]
     return Leaderboard(
@@ -289,8 +240,16 @@ def build(
     )
 
 
-def draw(board: Leaderboard, folder: Path) -> list[Path]:
-    """Write every plot the markdown links to under ``folder``; returns their paths."""
+def plot_count(board: Leaderboard) -> int:
+    """How many plots :func:`draw` writes."""
+    return sum(len(section.plots) for section in board.sections) + len(board.ablations)
+
+
+def draw(board: Leaderboard, folder: Path, on_plot: Callable[[], None] | None = None) -> list[Path]:
+    """Write every plot the markdown links to under ``folder``; returns their paths.
+
+    ``on_plot()`` is called after each plot (a progress display counts them).
+    """
     from zobench.report import plots  # matplotlib is slow to import: only when drawing
 
     (folder / PLOTS).mkdir(parents=True, exist_ok=True)
@@ -310,10 +269,14 @@ def draw(board: Leaderboard, folder: Path) -> list[Path]:
                 rows, budget, kind, order = plot.args
                 plots.learning_curves(rows, budget, kind, order, section.title, path)
             written.append(path)
+            if on_plot is not None:
+                on_plot()
     for plot in board.ablations:
         frame, setting, kind, title = plot.args
         plots.ablation(frame, setting, kind, title, folder / plot.path)
         written.append(folder / plot.path)
+        if on_plot is not None:
+            on_plot()
     return written
 
 

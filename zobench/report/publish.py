@@ -28,6 +28,7 @@ from typing import Any
 
 from zobench.bench.store import write_atomic
 from zobench.errors import ZobenchError
+from zobench.progress import Phases, quiet
 from zobench.report import analysis, budgets, leaderboard
 from zobench.report.analysis import RunSet
 
@@ -58,31 +59,52 @@ def _clear_plots(folder: Path) -> None:
 
 
 def report_board(
-    out_dir: str | Path, *, last: int = 1, fmt: str = "png", rank_by: str = "auc"
+    out_dir: str | Path,
+    *,
+    last: int = 1,
+    fmt: str = "png",
+    rank_by: str = "auc",
+    phases: Phases = quiet,
 ) -> leaderboard.Leaderboard:
     """The leaderboard of a results store, named after its folder."""
     out_dir = Path(out_dir)
-    return leaderboard.build(
-        analysis.from_store(out_dir), name=out_dir.name, last=last, fmt=fmt, rank_by=rank_by
-    )
+    with phases("loading runs"):
+        run_set = analysis.from_store(out_dir)
+    with phases("statistics"):
+        return leaderboard.build(run_set, name=out_dir.name, last=last, fmt=fmt, rank_by=rank_by)
 
 
-def write_report(out_dir: str | Path, board: leaderboard.Leaderboard) -> Path:
+def _draw(board: leaderboard.Leaderboard, folder: Path, phases: Phases) -> list[Path]:
+    """Draw a board's plots under ``folder`` as one counted phase."""
+    with phases("plots", leaderboard.plot_count(board)) as advance:
+        return leaderboard.draw(board, folder, advance)
+
+
+def write_report(
+    out_dir: str | Path, board: leaderboard.Leaderboard, *, phases: Phases = quiet
+) -> Path:
     """Write ``OUT/report/leaderboard.md`` and its plots; returns the markdown's path."""
     folder = Path(out_dir) / REPORT
     folder.mkdir(exist_ok=True)
     _clear_plots(folder)
-    leaderboard.draw(board, folder)
+    _draw(board, folder, phases)
     path = folder / MARKDOWN
-    write_text(path, leaderboard.markdown(board, raw_links=False))
+    with phases("writing"):
+        write_text(path, leaderboard.markdown(board, raw_links=False))
     return path
 
 
 def make_report(
-    out_dir: str | Path, *, last: int = 1, fmt: str = "png", rank_by: str = "auc"
+    out_dir: str | Path,
+    *,
+    last: int = 1,
+    fmt: str = "png",
+    rank_by: str = "auc",
+    phases: Phases = quiet,
 ) -> Path:
     """Report on a results store into ``OUT/report/`` (markdown + plots); returns the markdown."""
-    return write_report(out_dir, report_board(out_dir, last=last, fmt=fmt, rank_by=rank_by))
+    board = report_board(out_dir, last=last, fmt=fmt, rank_by=rank_by, phases=phases)
+    return write_report(out_dir, board, phases=phases)
 
 
 def default_name(run_set: RunSet, out: Path) -> str:
@@ -99,10 +121,12 @@ def publish(
     last: int = 1,
     fmt: str = "png",
     rank_by: str = "auc",
+    phases: Phases = quiet,
 ) -> Path:
     """Publish a store as ``target/<name>/`` (markdown, plots, raw runs) and re-index ``target``."""
     out, target = Path(out), Path(target)
-    run_set = analysis.from_store(out)
+    with phases("loading runs"):
+        run_set = analysis.from_store(out)
     name = name or default_name(run_set, out)
     if not _NAME.match(name):
         raise ZobenchError(
@@ -112,26 +136,29 @@ def publish(
     folder = target / name
     raw = folder / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    records, curves = analysis.compact(run_set)
-    write_text(raw / analysis.RAW_RUNS, json.dumps(records, indent=1, sort_keys=True) + "\n")
-    write_atomic(raw / analysis.RAW_CURVES, curves.write_parquet)
-    write_text(raw / OPTIONS, json.dumps(made_with, sort_keys=True) + "\n")
-    return render(folder)
+    with phases("writing raw runs"):
+        records, curves = analysis.compact(run_set)
+        write_text(raw / analysis.RAW_RUNS, json.dumps(records, indent=1, sort_keys=True) + "\n")
+        write_atomic(raw / analysis.RAW_CURVES, curves.write_parquet)
+        write_text(raw / OPTIONS, json.dumps(made_with, sort_keys=True) + "\n")
+    return render(folder, phases=phases)
 
 
-def render(folder: Path) -> Path:
+def render(folder: Path, *, phases: Phases = quiet) -> Path:
     """(Re-)render a published folder from its raw runs and options; re-index its parent.
 
     Publishing ends here, and ``zobench leaderboard --republish`` calls it alone, so a change
     of the board's format reaches every published board without re-running anything.
     """
-    board = _board(folder)  # rendered from the published copy, exactly as `--check` re-derives
+    with phases("statistics"):
+        board = _board(folder)  # rendered from the published copy, as `--check` re-derives it
     _clear_plots(folder)
-    written = leaderboard.draw(board, folder)
-    sums = "".join(f"{_sha256(p)}  {p.name}\n" for p in sorted(written))
-    write_text(folder / leaderboard.PLOTS / CHECKSUMS, sums)
-    write_text(folder / MARKDOWN, leaderboard.markdown(board))
-    write_text(folder.parent / INDEX, index(folder.parent))
+    written = _draw(board, folder, phases)
+    with phases("writing"):
+        sums = "".join(f"{_sha256(p)}  {p.name}\n" for p in sorted(written))
+        write_text(folder / leaderboard.PLOTS / CHECKSUMS, sums)
+        write_text(folder / MARKDOWN, leaderboard.markdown(board))
+        write_text(folder.parent / INDEX, index(folder.parent))
     return folder / MARKDOWN
 
 
@@ -276,7 +303,7 @@ def compare_text(path: Path, expected: str) -> Mismatch | None:
     return Mismatch(path, line, "end of file", missing)
 
 
-def check(target: str | Path) -> list[Mismatch]:
+def check(target: str | Path, *, phases: Phases = quiet) -> list[Mismatch]:
     """Re-derive the markdown of a published folder (or of every one under it) and compare.
 
     Also checks the index of a folder of leaderboards, that every local link resolves and
@@ -290,22 +317,30 @@ def check(target: str | Path) -> list[Mismatch]:
     if not folders:
         raise ZobenchError(f"{target}: no published leaderboard (no */raw/runs.json) inside")
     problems = []
-    for folder in folders:
-        text = leaderboard.markdown(_board(folder))
-        mismatch = compare_text(folder / MARKDOWN, text)
-        if mismatch is None:
-            missing = [link for link in links(text) if not (folder / link).exists()]
-            if missing:
-                mismatch = Mismatch(folder / MARKDOWN, 0, f"a file at {missing[0]}", "none")
-        if mismatch is None:
-            mismatch = _check_plots(folder, text)
-        if mismatch is not None:
-            problems.append(mismatch)
+    with phases("re-deriving boards", len(folders)) as advance:
+        for folder in folders:
+            mismatch = _check_board(folder)
+            if mismatch is not None:
+                problems.append(mismatch)
+            advance()
     if not single:
         mismatch = compare_text(target / INDEX, index(target))
         if mismatch is not None:
             problems.append(mismatch)
     return problems
+
+
+def _check_board(folder: Path) -> Mismatch | None:
+    """The first difference between a published board and what its raw runs give, if any."""
+    text = leaderboard.markdown(_board(folder))
+    mismatch = compare_text(folder / MARKDOWN, text)
+    if mismatch is None:
+        missing = [link for link in links(text) if not (folder / link).exists()]
+        if missing:
+            mismatch = Mismatch(folder / MARKDOWN, 0, f"a file at {missing[0]}", "none")
+    if mismatch is None:
+        mismatch = _check_plots(folder, text)
+    return mismatch
 
 
 def _check_plots(folder: Path, text: str) -> Mismatch | None:

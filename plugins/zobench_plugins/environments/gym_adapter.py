@@ -255,7 +255,15 @@ class GymConfig:
 
 
 class GymEnvironment(api.Environment):
-    """A Gymnasium environment with discrete spaces: exact from ``P`` when it has one (see module)."""
+    """A Gymnasium environment with discrete spaces, run by zobench's adapter.
+
+    Where the environment publishes its transition table P (FrozenLake, CliffWalking, Taxi),
+    the adapter reads it once and steps from it, so runs are fast and scored exactly by dynamic
+    programming; otherwise (Blackjack) it steps Gymnasium itself and scores by Monte Carlo.
+    Episodes last the fixed horizon; after a terminal outcome the episode stays where it ended
+    with no further reward. Address one environment as gym:<EnvId> (gym:FrozenLake-v1) to get
+    its constructor's arguments as settings, with Gymnasium's defaults.
+    """
 
     name = "gym"
     summary = "Gymnasium environments with discrete spaces: gym:<EnvId>, e.g. gym:FrozenLake-v1."
@@ -448,6 +456,7 @@ def resolve_env(env_id: str) -> type[GymEnvironment]:
         if limit
         else "Gymnasium registers no time limit, so zobench's default."
     )
+    # Gymnasium's registration and constructor defaults are the library's, not a paper's.
     horizon = api.param(_default_horizon(spec), horizon_doc, source="library" if limit else "ours")
     common = GymConfig.__dataclass_fields__
     fields = [
@@ -472,7 +481,8 @@ def resolve_env(env_id: str) -> type[GymEnvironment]:
         f"Gym{label}",
         (GymEnvironment,),
         {
-            "__doc__": f"Gymnasium's {env_id} through zobench's adapter (see {__name__}).",
+            "__doc__": f"Gymnasium's {env_id} through zobench's adapter. "
+            + inspect.cleandoc(GymEnvironment.__doc__ or "").split("\n\n", 1)[1],
             "__module__": __name__,
             "summary": f"Gymnasium {env_id} through the gym adapter.",
             "Config": config,

@@ -28,7 +28,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 import zobench
-from zobench import api
+from zobench import api, progress
 from zobench.plugins import get_host
 from zobench.sim import kernel
 
@@ -135,10 +135,17 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+PROGRESS = "progress"
+"""Second item of a worker's message that reports progress, ``(index, PROGRESS, (done, total))``,
+rather than the task's result ``(index, ok, value)``."""
+
+
 def _serve(conn: Connection, fn: Callable[[Any], Any], scheduler_pid: int) -> None:
     """A worker's life: take ``(index, task)`` messages, answer ``(index, ok, value)``, until None.
 
     ``ok`` is False when ``fn`` raised; the exception is sent back for the caller to re-raise.
+    While a task runs, its :func:`zobench.progress.report` calls go up the same pipe (throttled),
+    before the answer.
     """
     _init_worker(scheduler_pid)
     while True:
@@ -149,8 +156,14 @@ def _serve(conn: Connection, fn: Callable[[Any], Any], scheduler_pid: int) -> No
         if message is None:
             return
         index, task = message
+
+        def send(done: int, total: int, index: int = index) -> None:
+            conn.send((index, PROGRESS, (done, total)))
+
         try:
-            answer = (index, True, fn(task))
+            with progress.reporting(progress.throttled(send)):
+                result = fn(task)
+            answer = (index, True, result)
         except BaseException as exc:  # whatever fn raised belongs to the caller, not the worker
             answer = (index, False, exc)
         try:
@@ -178,13 +191,22 @@ class _Worker:
         self.conn.send((index, task))
         self.index, self.given_at = index, time.monotonic()
 
-    def outcome(self, task_timeout: float | None) -> tuple[bool, Any] | None:
-        """``(True, value)``, ``(False, TaskLost)`` or ``(False, exception)`` when settled, else None."""
-        if self.conn.poll():
+    def outcome(
+        self, task_timeout: float | None, on_progress: progress.TaskProgress | None = None
+    ) -> tuple[bool, Any] | None:
+        """``(True, value)``, ``(False, TaskLost)`` or ``(False, exception)`` when settled, else None.
+
+        Progress messages read on the way are handed to ``on_progress``.
+        """
+        while self.conn.poll():
             try:
-                _, ok, value = self.conn.recv()
+                index, ok, value = self.conn.recv()
             except (EOFError, OSError):  # died while answering
                 return False, self._lost()
+            if ok == PROGRESS:
+                if on_progress is not None:
+                    on_progress(index, *value)
+                continue
             return (True, value) if ok else (False, value)
         if not self.process.is_alive():
             return False, self._lost()
@@ -239,8 +261,13 @@ class ProcessExecutor(api.Executor):
         tasks: Sequence[Any],
         *,
         task_timeout: float | None = None,
+        on_progress: progress.TaskProgress | None = None,
     ) -> Iterator[tuple[int, Any]]:
-        """Yield ``(index, fn(task))`` in completion order (a TaskLost for a lost task)."""
+        """Yield ``(index, fn(task))`` in completion order (a TaskLost for a lost task).
+
+        ``on_progress(index, done, total)`` hears, in this process, what each task reports
+        through :func:`zobench.progress.report` in its worker.
+        """
         if not tasks:
             return
         context = _context()
@@ -262,7 +289,9 @@ class ProcessExecutor(api.Executor):
                 wait([w.conn for w in busy] + [w.process.sentinel for w in busy], wait_s)
                 for position, worker in enumerate(workers):
                     index = worker.index
-                    settled = worker.outcome(task_timeout) if index is not None else None
+                    settled = (
+                        worker.outcome(task_timeout, on_progress) if index is not None else None
+                    )
                     if index is None or settled is None:
                         continue
                     worker.index = None

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import zobench
-from zobench import api
+from zobench import api, progress
 
 
 class SerialExecutor(api.Executor):
     """Runs the tasks one by one in the calling process, in order.
 
-    The simplest and most debuggable executor (a breakpoint in an algorithm just works), and the
-    one with live per-run progress, since runs happen where the display is. Runs share the
+    The simplest and most debuggable executor (a breakpoint in an algorithm just works). Runs share the
     scheduler's process: their time limit is SIGALRM, ``os._exit`` is intercepted while they run,
     and nothing stops native code that hangs or exits (no ``task_timeout`` here).
     """
@@ -21,7 +21,7 @@ class SerialExecutor(api.Executor):
     name = "serial"
     summary = "Run one run after another in this process (debugging, live per-run progress)."
     in_process: ClassVar[bool] = True
-    """Tasks run in the scheduler's own process (so in-process progress reporting reaches it)."""
+    """Tasks run in the scheduler's own process (it records each run as started first)."""
 
     def map_unordered(
         self,
@@ -29,10 +29,17 @@ class SerialExecutor(api.Executor):
         tasks: Sequence[Any],
         *,
         task_timeout: float | None = None,
+        on_progress: progress.TaskProgress | None = None,
     ) -> Iterator[tuple[int, Any]]:
-        """Yield ``(index, fn(task))`` in task order (``task_timeout`` cannot apply here: ignored)."""
+        """Yield ``(index, fn(task))`` in task order (``task_timeout`` cannot apply here: ignored).
+
+        ``on_progress(index, done, total)`` hears the task's :func:`zobench.progress.report`.
+        """
         for index, task in enumerate(tasks):
-            yield index, fn(task)
+            reporter = None if on_progress is None else functools.partial(on_progress, index)
+            with progress.reporting(reporter):
+                result = fn(task)
+            yield index, result
 
 
 @zobench.hookimpl
