@@ -18,7 +18,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -29,6 +29,7 @@ from zobench.testing import (
     check_config,
     check_constructs,
     check_deterministic,
+    check_honest,
     check_tiny_run,
     checks_for,
     make_distribution,
@@ -349,6 +350,36 @@ class Drifter(api.Algorithm):
     def step(self):
         self.theta = self.theta + np.random.default_rng().normal(size=self.theta.shape)
         return {}
+
+
+@dataclasses.dataclass(frozen=True)
+class HoardConfig:
+    """A budget far too large for a tiny run."""
+
+    pairs: int = api.param(10**9, "Pairs collected at the first iteration.", source="ours")
+
+
+class Hoarder(api.Algorithm[HoardConfig]):
+    """Collects ``pairs`` episodes at once: its defaults are a full run's, not a tiny one's."""
+
+    name = "test-hoarder"
+    summary = "Spends its whole budget at the first iteration."
+    Config = HoardConfig
+    tiny_settings: ClassVar[dict[str, int]] = {"pairs": 3}
+
+    def step(self):
+        if self.config.pairs > 1000:
+            raise MemoryError(f"{self.config.pairs} pairs")
+        self.problem.panel.compare(*self.problem.rollout_pair(self.theta, self.theta, 3), 1)
+        return {}
+
+
+def test_tiny_runs_use_the_algorithms_tiny_settings():
+    check_tiny_run(Hoarder)
+    check_deterministic(Hoarder)
+    check_honest(Hoarder)
+    with pytest.raises(AssertionError, match="MemoryError: 1000000000 pairs"):
+        check_tiny_run(type("Greedy", (Hoarder,), {"name": "test-greedy", "tiny_settings": {}}))
 
 
 def test_check_tiny_run_catches_a_preference_only_algorithm_reading_rewards():

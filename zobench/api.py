@@ -344,6 +344,9 @@ class Algorithm(Component[ConfigT]):
     """The channels the algorithm learns from: ``"preferences"`` (the panel's votes),
     ``"rewards"`` (true rewards and returns) and ``"model"`` (transition tables, reference
     policy). Default: preferences only. Leaderboards rank reward and model readers apart."""
+    tiny_settings: ClassVar[Mapping[str, Any]] = {}
+    """Settings the conformance kit's tiny runs use over the defaults (e.g. a smaller offline
+    dataset than a full run's), so the kit stays quick; none by default."""
     uses_rewards: ClassVar[bool] = False
     """Deprecated spelling of ``"rewards" in consumes``; kept in step with :attr:`consumes`.
     A subclass that sets only ``uses_rewards = True`` consumes preferences and rewards."""

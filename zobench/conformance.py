@@ -338,7 +338,7 @@ def _check_executor(cls: type[api.Executor[Any]]) -> None:
 def _run_tiny(
     cls: type[api.Algorithm[Any]], seed: int, host: PluginHost | None, *, eval_every: int = 2
 ) -> Any:
-    """A tiny gridworld run of ``cls``; its exceptions reach the caller unchanged."""
+    """A tiny gridworld run of ``cls`` with its ``tiny_settings``; exceptions reach the caller."""
     import zobench
 
     host = _host(host)
@@ -346,6 +346,7 @@ def _run_tiny(
         return zobench.run_one(
             host=host,
             algorithm=cls.name,
+            algorithm_params=dict(cls.tiny_settings),
             environment="gridworld",
             environment_params=dict(TINY_GRIDWORLD),
             preference=TINY_PREFERENCE,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import zobench
 from zobench import api
@@ -99,6 +100,8 @@ class DPO(api.Algorithm[DPOConfig]):
     )
     source = "Rafailov et al. 2023 (DPO), trajectory-level as in arXiv 2409.17401 / 2605.15697"
     Config = DPOConfig
+    # the conformance kit's tiny runs: not 2M votes up front
+    tiny_settings: ClassVar[dict[str, int]] = {"pairs": 2000}
     consumes = frozenset({Channel.PREFERENCES})
 
     def __init__(self, config: DPOConfig, problem: Problem) -> None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -274,6 +274,8 @@ class PPORM(api.Algorithm[PPORMConfig]):
     )
     source = "Christiano et al. 2017 (reward model) + Schulman et al. 2017 (PPO); arXiv 2409.17401"
     Config = PPORMConfig
+    # the conformance kit's tiny runs: not 2M votes up front
+    tiny_settings: ClassVar[dict[str, int]] = {"pairs": 2000}
     consumes = frozenset({Channel.PREFERENCES})
 
     def __init__(self, config: PPORMConfig, problem: Problem) -> None:
