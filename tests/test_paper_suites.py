@@ -129,6 +129,7 @@ def test_suite_meets_the_issue(name: str) -> None:
     assert "\n" not in description  # one line in `zobench list`
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", builtin_suites())
 def test_smoke_variant_runs(name: str, tmp_path: Any) -> None:
     suite = smoke(load_suite(name))

@@ -31,6 +31,7 @@ PAPER_SUITES = sorted(
 CLAIM_IDS = [f"Z{i}" for i in range(1, 4)] + [f"D{i}" for i in range(1, 11)]
 
 
+@pytest.mark.slow
 def test_published_markdown_matches_its_raw_runs() -> None:
     result = CliRunner().invoke(cli, ["leaderboard", "--check", str(LEADERBOARDS)])
     assert result.exit_code == 0, result.output

@@ -41,6 +41,7 @@ def test_kendall_tau_helper():
     assert kendall_tau_untied(x, np.array([0.0, 2.0, 1.0, 3.0])) == pytest.approx(3 / 5)
 
 
+@pytest.mark.slow
 def test_learned_reward_orders_held_out_trajectories_like_the_true_reward():
     """BT fit on 5,000 pairs × 20 votes from the uniform policy; held-out trajectories of the
     uniform policy and of a policy drifting down-right (so that returns vary): Kendall τ over

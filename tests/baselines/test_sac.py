@@ -145,6 +145,7 @@ def test_sac_learns_net_gridworld():
         assert curve["reward_obs"][-1] > 0
 
 
+@pytest.mark.slow
 def test_single_agent_sac_is_a_tabular_actor_critic_that_solves_the_gridworld():
     """One agent: N_0^κ = {0}, a Q(s, a) critic. Keeping the critic (the author's code) with
     η = 20 reaches a normalized score ≥ 0.8 in 300 iterations (measured 0.986 for seed 0)."""

@@ -223,6 +223,7 @@ def _done(store_dir: Path) -> dict[str, dict]:
     return {r["run_id"]: r for r in store.records() if r["status"] == "done"}
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("clean_plugin_env")
 def test_sigkill_mid_suite_then_rerun_resumes_without_recomputing(tmp_path: Path) -> None:
     # Runs of about 0.3 s each, so the kill lands while most runs are still to do.
@@ -266,6 +267,7 @@ def test_sigkill_mid_suite_then_rerun_resumes_without_recomputing(tmp_path: Path
     )
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("clean_plugin_env")
 @pytest.mark.parametrize("executor", ["process", "serial"])
 def test_ctrl_c_stops_cleanly_keeping_finished_runs(tmp_path: Path, executor: str) -> None:

@@ -59,6 +59,7 @@ def _schedule(tmp_path: Path, bad: str, name: str, options: dict, settings: str 
     return outcome, record, elapsed
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("fixture_plugins")
 @pytest.mark.parametrize(("name", "options"), EXECUTORS)
 def test_a_hanging_run_times_out_and_the_suite_goes_on(
@@ -70,6 +71,7 @@ def test_a_hanging_run_times_out_and_the_suite_goes_on(
     assert elapsed < 60  # without the limit the suite never ends
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("fixture_plugins")
 def test_a_run_stuck_where_the_alarm_cannot_reach_is_stopped_by_the_parent(tmp_path: Path) -> None:
     _, record, _ = _schedule(tmp_path, "test-native-hang", "process", {"jobs": 2}, "timeout = 1")
@@ -152,6 +154,7 @@ def test_exits_intercepted_only_while_active() -> None:
     assert os._exit is real_exit
 
 
+@pytest.mark.slow
 def test_libc_exit_is_beyond_reach_so_the_run_is_marked_started_first(
     tmp_path: Path, run_zobench: object
 ) -> None:

@@ -235,6 +235,7 @@ def test_initial_distribution_is_estimated_from_seeded_resets_when_unknown():
     np.testing.assert_array_equal(env.tables().initial, np.eye(16)[0])
 
 
+@pytest.mark.slow
 def test_fallback_through_sync_vector_env_agrees_with_the_exact_value():
     opaque = zobench.make("environment", "gym:zobench-test/OpaqueLake-v0")
     exact_env = zobench.make("environment", "gym:FrozenLake-v1")
@@ -247,6 +248,7 @@ def test_fallback_through_sync_vector_env_agrees_with_the_exact_value():
     assert abs(mean - exact) <= Z * se, (exact, mean, se)
 
 
+@pytest.mark.slow
 def test_taxi_with_a_fickle_passenger_is_not_trusted_to_its_table():
     # the fickle passenger changes destination outside P, so the table would be wrong
     assert zobench.make("environment", "gym:Taxi-v4").tables() is not None

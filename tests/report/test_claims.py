@@ -96,6 +96,7 @@ def _write_claims(folder: Path, text: str = CLAIMS) -> None:
     (folder / claims.CLAIMS).write_text(text, encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_verdicts_follow_the_checks(board: Path) -> None:
     _write_claims(board)
     _, results = claims.evaluate(board)

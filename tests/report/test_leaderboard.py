@@ -36,6 +36,7 @@ def test_the_synthetic_store_gives_the_golden_leaderboard(synthetic_store: Path)
     assert text == GOLDEN.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_the_published_markdown_is_the_golden_one(published_once: Path) -> None:
     # published from its raw copy, the markdown is the one made from the store
     assert (published_once / "synthetic" / "leaderboard.md").read_text() == GOLDEN.read_text()

@@ -75,6 +75,7 @@ def test_compare_cli_prints_each_group(published_once: Path, tmp_path: Path) -> 
     assert "(paired)" not in result.output
 
 
+@pytest.mark.slow
 def test_report_cli_writes_markdown_and_prints_tables(synthetic_store: Path, tmp_path: Path):
     store = Path(shutil.copytree(synthetic_store, tmp_path / "store"))
     result = _invoke("report", store)
@@ -83,6 +84,7 @@ def test_report_cli_writes_markdown_and_prints_tables(synthetic_store: Path, tmp
     assert (store / "report" / "leaderboard.md").is_file()
 
 
+@pytest.mark.slow
 def test_leaderboard_cli_publishes_and_checks(synthetic_store: Path, tmp_path: Path) -> None:
     target = tmp_path / "boards"
     result = _invoke("leaderboard", synthetic_store, "--out", target, "--name", "syn")
