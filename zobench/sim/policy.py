@@ -76,6 +76,27 @@ def log_prob(theta: np.ndarray, states: np.ndarray, actions: np.ndarray) -> np.n
     return log_probabilities(theta)[np.arange(n), states, actions]
 
 
+def cell_index(shape: tuple[int, ...], states: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """Flat index (i·S + s)·A + a into θ ``shape = (n, S, A)`` of every ``(..., n)`` entry.
+
+    Learners that score the same visited cells under several θ (mini-batch passes) compute this
+    once: :func:`log_prob_cells` and :func:`score_cells` then gather from it, giving exactly the
+    numbers :func:`log_prob` and :func:`score` give for the states and actions it came from.
+    """
+    n, S, A = shape
+    return (np.arange(n) * S + states) * A + actions
+
+
+def log_prob_cells(theta: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """log π(a | s) of the flat :func:`cell_index` entries ``cells``; same shape out.
+
+    The result keeps the memory layout of ``cells`` (indexing, not ``np.take``), as
+    :func:`log_prob` keeps that of its states: a later reduction over it then adds in the same
+    order, so sums agree bit for bit.
+    """
+    return log_probabilities(theta).reshape(-1)[cells]
+
+
 def score(
     theta: np.ndarray, states: np.ndarray, actions: np.ndarray, weights: np.ndarray | float = 1.0
 ) -> np.ndarray:
@@ -90,10 +111,29 @@ def score(
     actions = np.asarray(actions)
     w = np.broadcast_to(np.asarray(weights, dtype=float), states.shape).ravel()
     row = (np.arange(n) * S + states).ravel()
-    cells = np.bincount(row * A + actions.ravel(), weights=w, minlength=n * S * A)
-    visits = np.bincount(row, weights=w, minlength=n * S)
-    grad = cells.reshape(n, S, A) - visits.reshape(n, S, 1) * probabilities(theta)
-    return grad
+    return _score(theta, row * A + actions.ravel(), row, w)
+
+
+def score_cells(
+    theta: np.ndarray, cells: np.ndarray, weights: np.ndarray | float = 1.0
+) -> np.ndarray:
+    """:func:`score` of the flat :func:`cell_index` entries ``cells`` (same numbers, bit for bit).
+
+    ``weights`` broadcasts to ``cells``.
+    """
+    A = theta.shape[2]
+    cells = np.asarray(cells)
+    w = np.broadcast_to(np.asarray(weights, dtype=float), cells.shape).ravel()
+    flat = cells.ravel()
+    return _score(theta, flat, flat // A, w)
+
+
+def _score(theta: np.ndarray, cells: np.ndarray, rows: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The two bincounts of :func:`score`: flat cells (i·S + s)·A + a, rows i·S + s, weights."""
+    n, S, A = theta.shape
+    counts = np.bincount(cells, weights=w, minlength=n * S * A)
+    visits = np.bincount(rows, weights=w, minlength=n * S)
+    return counts.reshape(n, S, A) - visits.reshape(n, S, 1) * probabilities(theta)
 
 
 def flatten(theta: np.ndarray) -> np.ndarray:
