@@ -262,17 +262,19 @@ class PPO:
         table = self.value.reshape(-1)
         table[seen] += c.value_rate * (sums[seen] / visits[seen] - table[seen])
 
-        old = policy.log_prob(self.theta, states, actions)
+        # every pass scores the same visited cells: one flat index per step, gathered per batch
+        visited = policy.cell_index(self.theta.shape, states, actions)
+        old = policy.log_prob_cells(self.theta, visited)
         clipped = 0.0
         for _ in range(c.epochs):
             for batch in np.array_split(rng.permutation(B), c.minibatches):
-                s, a, adv = states[batch], actions[batch], advantages[batch]
-                ratio = np.exp(policy.log_prob(self.theta, s, a) - old[batch])
+                cells, adv = visited[batch], advantages[batch]
+                ratio = np.exp(policy.log_prob_cells(self.theta, cells) - old[batch])
                 # the min picks the clipped term (zero gradient) when ρ left [1−ε, 1+ε] in the
                 # direction the advantage favours
                 active = ~(((adv > 0) & (ratio > 1 + c.clip)) | ((adv < 0) & (ratio < 1 - c.clip)))
                 clipped += 1.0 - active.mean()
-                ascent = policy.score(self.theta, s, a, ratio * adv * active / adv.size)
+                ascent = policy.score_cells(self.theta, cells, ratio * adv * active / adv.size)
                 self.theta = self.optimizer.step(self.theta, -ascent)
         return {
             "clip_fraction": clipped / (c.epochs * c.minibatches),
