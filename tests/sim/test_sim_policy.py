@@ -119,3 +119,14 @@ def test_cell_index_gives_log_prob_and_score_bit_for_bit(layout):
     assert np.array_equal(
         policy.score_cells(theta, cells, weights), policy.score(theta, states, actions, weights)
     )
+
+
+@pytest.mark.parametrize("n_actions", [2, 4, 5, 7, 9])
+@pytest.mark.parametrize("scale", [0.1, 3.0, 40.0])
+def test_many_rows_give_the_one_reduction_probabilities_bit_for_bit(n_actions, scale):
+    """Above COLUMN_ROWS rows the column-by-column path gives the textbook softmax exactly."""
+    theta = _theta(6, shape=(300, 20, n_actions), scale=scale)
+    assert theta.shape[0] * theta.shape[1] >= policy.COLUMN_ROWS
+    z = theta - theta.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    assert np.array_equal(policy.probabilities(theta), e / e.sum(axis=-1, keepdims=True))

@@ -8,12 +8,28 @@ from __future__ import annotations
 
 import numpy as np
 
+COLUMN_ROWS = 4096
+"""From this many rows (n·S) on, :func:`probabilities` reduces rows column by column."""
+
 
 def probabilities(theta: np.ndarray) -> np.ndarray:
     """Action probabilities ``(n, S, A)``; stable for any finite θ (the row maximum is removed)."""
-    z = theta - theta.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    A = theta.shape[-1]
+    if A >= 8 or theta.size < COLUMN_ROWS * A:
+        z = theta - theta.max(axis=-1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=-1, keepdims=True)
+    # Many short rows (dzopg's thousands of agents): numpy's reductions over a last axis of a
+    # few entries cost a call per row, so take the maximum and the sum column by column. The
+    # same numbers: a maximum is exact, and numpy sums fewer than 8 entries left to right.
+    largest = theta[..., 0]
+    for k in range(1, A):
+        largest = np.maximum(largest, theta[..., k])
+    e = np.exp(theta - largest[..., None])
+    total = e[..., 0].copy()
+    for k in range(1, A):
+        total += e[..., k]
+    return e / total[..., None]
 
 
 def log_probabilities(theta: np.ndarray) -> np.ndarray:
