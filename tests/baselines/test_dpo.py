@@ -65,7 +65,9 @@ def test_loss_is_dpo_for_hard_labels():
     data = _random_data(problem, rng, batch=5, soft=False)
     theta = rng.normal(size=problem.theta_shape)
     loss, _ = _optim.dpo_loss_and_gradient(theta, data, 0.5)
-    delta = policy.log_prob(theta, data.states, data.actions).sum(axis=(2, 3)) - data.reference
+    _, n_states, n_actions = theta.shape
+    states, actions = (data.cells // n_actions) % n_states, data.cells % n_actions
+    delta = policy.log_prob(theta, states, actions).sum(axis=(2, 3)) - data.reference
     winner = np.where(data.targets == 1, delta[:, 1], delta[:, 0])
     loser = np.where(data.targets == 1, delta[:, 0], delta[:, 1])
     expected = -np.log(1 / (1 + np.exp(-0.5 * (winner - loser)))).mean()
@@ -159,3 +161,33 @@ def test_default_budgets_match_zpg():
     offline, online = dpo.DPOConfig(), online_dpo.OnlineDPOConfig()
     assert offline.pairs * offline.evaluators == SuiteSettings().iterations * per_iteration
     assert online.pairs * online.evaluators == per_iteration
+
+
+@pytest.mark.parametrize("where", ["bandit", "line"])
+def test_mini_batches_sum_like_the_stacked_states_and_actions(where, bradley_terry):
+    """Stored as flat cells (pair-major), a mini-batch's loss and gradient are bit for bit those
+    of the rollouts' states and actions stacked and gathered as they come (time-major)."""
+    rng = np.random.default_rng(5)
+    problem = (
+        bandit_problem(0, bradley_terry, horizon=20)
+        if where == "bandit"
+        else line_problem(0, bradley_terry, n_agents=3)
+    )
+    env = problem._simulation.env  # the test reaches the core behind the facade
+    shape = problem.theta_shape
+    first, second = (rollout(env, rng.normal(size=shape), batch=60, rng=rng) for _ in range(2))
+    targets, theta_ref, theta = rng.random(60), rng.normal(size=shape), rng.normal(size=shape)
+    data = _optim.PreferenceData.build(first, second, targets, theta_ref)
+    states = np.stack([first.states[:, :-1], second.states[:, :-1]], axis=1)
+    actions = np.stack([first.actions, second.actions], axis=1)
+    reference = policy.log_prob(theta_ref, states, actions).sum(axis=(2, 3))
+    assert np.array_equal(data.reference, reference)
+    index = rng.choice(60, size=45, replace=False)
+    s, a = states[index], actions[index]
+    log_ratio = policy.log_prob(theta, s, a).sum(axis=(2, 3)) - reference[index]
+    h = 0.3 * (log_ratio[:, 1] - log_ratio[:, 0])
+    slope = 0.3 * _optim.logistic_slope(h, targets[index]) / 45
+    weights = np.stack([-slope, slope], axis=1)[:, :, None, None]
+    loss, grad = _optim.dpo_loss_and_gradient(theta, data, 0.3, index)
+    assert loss == float(_optim.logistic_loss(h, targets[index]).mean())
+    assert np.array_equal(grad, policy.score(theta, s, a, weights))

@@ -11,7 +11,7 @@ from zobench.errors import RewardAccessError
 from zobench.sim import evaluate
 from zobench.sim.problem import build_problem
 from zobench.sim.rollout import rollout
-from zobench_plugins.algorithms import ppo_rm
+from zobench_plugins.algorithms import _optim, ppo_rm
 
 
 def _gridworld_problem(seed: int, *, uses_rewards: bool = False, **env):
@@ -140,3 +140,37 @@ def test_default_budget_matches_zpg_over_the_default_suite_length():
 
     c, z = ppo_rm.PPORMConfig(), zpg.ZPGConfig()
     assert c.pairs * c.evaluators == SuiteSettings().iterations * z.pairs * z.evaluators
+
+
+def test_feature_differences_equal_whole_batch_features_bit_for_bit():
+    """The chunked build of X is the subtraction of the two whole-batch feature matrices."""
+    rng = np.random.default_rng(8)
+    K, H, n, size = ppo_rm.FEATURE_CHUNK + 37, 6, 3, 40  # more than one chunk, a ragged last
+    first = rng.integers(0, size, size=(K, H, n))
+    second = rng.integers(0, size, size=(K, H, n))
+    weights = 0.9 ** np.arange(H)
+    X = ppo_rm.feature_differences(first, second, weights, size)
+    expected = ppo_rm.features(second, weights, size) - ppo_rm.features(first, weights, size)
+    assert X.shape == (K, size)
+    assert np.array_equal(X, expected)
+
+
+def test_bradley_terry_fit_is_the_plain_newton_iteration():
+    """The fit (one reused buffer for XᵀW) gives the textbook Newton iterates bit for bit, and
+    they solve the ridge BT likelihood (its gradient vanishes)."""
+    rng = np.random.default_rng(9)
+    K, D, ridge = 3000, 40, 1e-3
+    X = rng.normal(size=(K, D)) * (rng.random((K, D)) < 0.3)
+    y = (rng.random(K) < 1 / (1 + np.exp(-X @ rng.normal(size=D)))).astype(float)
+    phi = np.zeros(D)
+    for _ in range(4):
+        slope = _optim.logistic_slope(X @ phi, y)
+        curvature = (slope + y) * (1.0 - slope - y)
+        grad = X.T @ slope / K + ridge * phi
+        hessian = (X.T * curvature) @ X / K + (ridge + 1e-9) * np.eye(D)
+        phi -= np.linalg.solve(hessian, grad)
+    fitted, _ = ppo_rm.fit_bradley_terry(X, y, ridge, 4)
+    assert np.array_equal(fitted, phi)
+    converged, _ = ppo_rm.fit_bradley_terry(X, y, ridge, 30)
+    gradient = X.T @ _optim.logistic_slope(X @ converged, y) / K + ridge * converged
+    assert np.abs(gradient).max() < 1e-10

@@ -89,19 +89,25 @@ def test_cost_per_agent_is_flat(benchmark, kappa):
     assert ratio <= MAX_RATIO
 
 
+PAIRS_100K = 20
+"""N of the 100,000-agent iteration: issue 19's target (≤ 4 s) is set at N = 20, the default
+when it was written. The tuned default is now N = 200, M = 1: ten times the rollouts, about
+15 GB at 100,000 agents."""
+
+
 @pytest.mark.skipif(
     not os.environ.get("ZOBENCH_BENCH_100K"),
     reason="opt-in: set ZOBENCH_BENCH_100K=1 (seconds, GBs)",
 )
 def test_one_iteration_at_100k_agents(benchmark):
-    """One default iteration (N = 20, κ = 1, H = 20) at 100,000 agents: time and peak memory.
+    """One iteration (N = 20, κ = 1, H = 20) at 100,000 agents: time and peak memory.
 
     The first iteration runs under tracemalloc (peak of the Python and numpy allocations of the
     iteration itself); the second is timed without it.
     """
     n = 100_000
     start = time.perf_counter()
-    algorithm = make_algorithm(n, kappa=1, pairs=DZOPGConfig().pairs)
+    algorithm = make_algorithm(n, kappa=1, pairs=PAIRS_100K)
     build_seconds = time.perf_counter() - start
     tracemalloc.start()
     diagnostics = algorithm.step()
@@ -109,7 +115,7 @@ def test_one_iteration_at_100k_agents(benchmark):
     tracemalloc.stop()
     ledger = algorithm.problem.ledger.snapshot()
     assert np.isfinite(diagnostics["grad_norm"])
-    assert ledger["queries"] == DZOPGConfig().pairs * DZOPGConfig().evaluators * n
+    assert ledger["queries"] == PAIRS_100K * DZOPGConfig().evaluators * n
     start = time.perf_counter()
     benchmark.pedantic(algorithm.step, rounds=1, iterations=1)
     seconds = time.perf_counter() - start

@@ -256,3 +256,12 @@ def test_a_bad_kernel_name_is_one_error_before_any_run(monkeypatch, tmp_path):
     assert "Error: ZOBENCH_KERNEL='fortran' is not a kernel" in result.output
     assert "Traceback" not in result.output
     assert not list(out.glob("runs/*"))  # nothing ran
+
+
+def test_net_gridworld_steps_straight_into_the_rollout_buffers():
+    """net-gridworld offers its compiled step to the time loop (checked equal to the numpy
+    path above); predator-prey, whose step keeps state between calls, does not."""
+    step, parameters = kernel.compiled_step_of(NETWORKED["net-gridworld-safety"]())
+    assert callable(step)
+    assert parameters
+    assert kernel.compiled_step_of(NETWORKED["predator-prey"]()) is None

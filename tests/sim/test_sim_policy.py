@@ -84,3 +84,42 @@ def test_log_prob_shapes(shape):
     out = policy.log_prob(theta, states, actions)
     assert out.shape == (2, 3, shape[0])
     np.testing.assert_allclose(out[0, 0], policy.log_probabilities(theta)[:, 0, 1])
+
+
+def _time_major(rng: np.random.Generator, high: int, batch: int, horizon: int, n: int):
+    """A ``(batch, horizon, n)`` view of a time-major buffer, as rollouts hand them out."""
+    return np.ascontiguousarray(rng.integers(0, high, size=(horizon, batch, n))).transpose(1, 0, 2)
+
+
+@pytest.mark.parametrize("layout", ["time-major", "contiguous"])
+def test_cell_index_gives_log_prob_and_score_bit_for_bit(layout):
+    """Flat cells score exactly like the states and actions they came from, sums included."""
+    rng = np.random.default_rng(4)
+    theta = _theta(5, shape=(4, 6, 3))
+    n, S, A = theta.shape
+    states, actions = _time_major(rng, S, 9, 20, n), _time_major(rng, A, 9, 20, n)
+    if layout == "contiguous":
+        states, actions = np.ascontiguousarray(states), np.ascontiguousarray(actions)
+    cells = policy.cell_index(theta.shape, states, actions)
+    assert cells.min() >= 0
+    assert cells.max() < theta.size
+    assert cells.strides == states.strides  # elementwise: the layout (so any later sum) is kept
+    old = policy.log_prob(theta, states, actions)
+    new = policy.log_prob_cells(theta, cells)
+    assert np.array_equal(new, old)
+    assert np.array_equal(new.sum(axis=(1, 2)), old.sum(axis=(1, 2)))
+    weights = rng.normal(size=(9, 1, 1))
+    assert np.array_equal(
+        policy.score_cells(theta, cells, weights), policy.score(theta, states, actions, weights)
+    )
+
+
+@pytest.mark.parametrize("n_actions", [2, 4, 5, 7, 9])
+@pytest.mark.parametrize("scale", [0.1, 3.0, 40.0])
+def test_many_rows_give_the_one_reduction_probabilities_bit_for_bit(n_actions, scale):
+    """Above COLUMN_ROWS rows the column-by-column path gives the textbook softmax exactly."""
+    theta = _theta(6, shape=(300, 20, n_actions), scale=scale)
+    assert theta.shape[0] * theta.shape[1] >= policy.COLUMN_ROWS
+    z = theta - theta.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    assert np.array_equal(policy.probabilities(theta), e / e.sum(axis=-1, keepdims=True))

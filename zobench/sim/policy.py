@@ -8,12 +8,28 @@ from __future__ import annotations
 
 import numpy as np
 
+COLUMN_ROWS = 4096
+"""From this many rows (n·S) on, :func:`probabilities` reduces rows column by column."""
+
 
 def probabilities(theta: np.ndarray) -> np.ndarray:
     """Action probabilities ``(n, S, A)``; stable for any finite θ (the row maximum is removed)."""
-    z = theta - theta.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    A = theta.shape[-1]
+    if A >= 8 or theta.size < COLUMN_ROWS * A:
+        z = theta - theta.max(axis=-1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=-1, keepdims=True)
+    # Many short rows (dzopg's thousands of agents): numpy's reductions over a last axis of a
+    # few entries cost a call per row, so take the maximum and the sum column by column. The
+    # same numbers: a maximum is exact, and numpy sums fewer than 8 entries left to right.
+    largest = theta[..., 0]
+    for k in range(1, A):
+        largest = np.maximum(largest, theta[..., k])
+    e = np.exp(theta - largest[..., None])
+    total = e[..., 0].copy()
+    for k in range(1, A):
+        total += e[..., k]
+    return e / total[..., None]
 
 
 def log_probabilities(theta: np.ndarray) -> np.ndarray:
@@ -76,6 +92,27 @@ def log_prob(theta: np.ndarray, states: np.ndarray, actions: np.ndarray) -> np.n
     return log_probabilities(theta)[np.arange(n), states, actions]
 
 
+def cell_index(shape: tuple[int, ...], states: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """Flat index (i·S + s)·A + a into θ ``shape = (n, S, A)`` of every ``(..., n)`` entry.
+
+    Learners that score the same visited cells under several θ (mini-batch passes) compute this
+    once: :func:`log_prob_cells` and :func:`score_cells` then gather from it, giving exactly the
+    numbers :func:`log_prob` and :func:`score` give for the states and actions it came from.
+    """
+    n, S, A = shape
+    return (np.arange(n) * S + states) * A + actions
+
+
+def log_prob_cells(theta: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """log π(a | s) of the flat :func:`cell_index` entries ``cells``; same shape out.
+
+    The result keeps the memory layout of ``cells`` (indexing, not ``np.take``), as
+    :func:`log_prob` keeps that of its states: a later reduction over it then adds in the same
+    order, so sums agree bit for bit.
+    """
+    return log_probabilities(theta).reshape(-1)[cells]
+
+
 def score(
     theta: np.ndarray, states: np.ndarray, actions: np.ndarray, weights: np.ndarray | float = 1.0
 ) -> np.ndarray:
@@ -90,7 +127,26 @@ def score(
     actions = np.asarray(actions)
     w = np.broadcast_to(np.asarray(weights, dtype=float), states.shape).ravel()
     row = (np.arange(n) * S + states).ravel()
-    cells = np.bincount(row * A + actions.ravel(), weights=w, minlength=n * S * A)
-    visits = np.bincount(row, weights=w, minlength=n * S)
-    grad = cells.reshape(n, S, A) - visits.reshape(n, S, 1) * probabilities(theta)
-    return grad
+    return _score(theta, row * A + actions.ravel(), row, w)
+
+
+def score_cells(
+    theta: np.ndarray, cells: np.ndarray, weights: np.ndarray | float = 1.0
+) -> np.ndarray:
+    """:func:`score` of the flat :func:`cell_index` entries ``cells`` (same numbers, bit for bit).
+
+    ``weights`` broadcasts to ``cells``.
+    """
+    A = theta.shape[2]
+    cells = np.asarray(cells)
+    w = np.broadcast_to(np.asarray(weights, dtype=float), cells.shape).ravel()
+    flat = cells.ravel()
+    return _score(theta, flat, flat // A, w)
+
+
+def _score(theta: np.ndarray, cells: np.ndarray, rows: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The two bincounts of :func:`score`: flat cells (i·S + s)·A + a, rows i·S + s, weights."""
+    n, S, A = theta.shape
+    counts = np.bincount(cells, weights=w, minlength=n * S * A)
+    visits = np.bincount(rows, weights=w, minlength=n * S)
+    return counts.reshape(n, S, A) - visits.reshape(n, S, 1) * probabilities(theta)

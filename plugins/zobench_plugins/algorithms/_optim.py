@@ -175,10 +175,11 @@ class DPOSettings:
 class PreferenceData:
     """Labelled pairs with their reference log-likelihoods; pair k is (τ0[k], τ1[k]), target y[k]."""
 
-    states: np.ndarray
-    """Visited states ``(K, 2, H, n)``: ``[:, 0]`` of τ0 and ``[:, 1]`` of τ1 (last state dropped)."""
-    actions: np.ndarray
-    """Actions ``(K, 2, H, n)``."""
+    cells: np.ndarray
+    """Visited cells ``(K, 2, H, n)``: :func:`~zobench.sim.policy.cell_index` of the state and
+    action of every step, ``[:, 0]`` of τ0 and ``[:, 1]`` of τ1 (the last state dropped). One
+    index per step instead of a state and an action: a mini-batch gathers one array, and scoring
+    it under a new θ is a single gather from the log-probability table."""
     targets: np.ndarray
     """y = P(τ1 ≻ τ0) to fit, ``(K,)`` (0/1 for majority labels)."""
     reference: np.ndarray
@@ -193,10 +194,20 @@ class PreferenceData:
         theta_ref: np.ndarray,
     ) -> PreferenceData:
         """Stack a labelled batch and score it under π_ref (done once: π_ref is fixed)."""
-        states = np.stack([first.states[:, :-1], second.states[:, :-1]], axis=1)
-        actions = np.stack([first.actions, second.actions], axis=1)
-        reference = policy.log_prob(theta_ref, states, actions).sum(axis=(2, 3))
-        return cls(states, actions, np.asarray(targets, dtype=float), reference)
+        shape = theta_ref.shape
+        cells = np.stack(
+            [
+                policy.cell_index(shape, first.states[:, :-1], first.actions),
+                policy.cell_index(shape, second.states[:, :-1], second.actions),
+            ],
+            axis=1,
+        )  # laid out like the rollouts' time-major buffers
+        reference = policy.log_prob_cells(theta_ref, cells).sum(axis=(2, 3))
+        # Stored pair-major, (K, H, 2, n) in memory, so a mini-batch gathers K contiguous rows
+        # rather than 2·H·n scattered entries per pair. This is the layout a gather from the
+        # time-major stack produces anyway, so every mini-batch sums in the same order as before.
+        cells = np.ascontiguousarray(cells.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)
+        return cls(cells, np.asarray(targets, dtype=float), reference)
 
     @property
     def size(self) -> int:
@@ -212,20 +223,19 @@ def dpo_loss_and_gradient(
     h = β(Δ_1 − Δ_0) with Δ = log π_θ(τ) − log π_ref(τ) = Σ_t Σ_i [log π_θ − log π_ref](a|s)
     (the dynamics cancel, docs/algorithms.md#dpo); loss = −y log σ(h) − (1 − y) log σ(−h), which is
     −log σ(β(Δ_w − Δ_l)) for a 0/1 label. Chain rule: ∂loss/∂θ = (σ(h) − y) β (∇Δ_1 − ∇Δ_0), and
-    ∇Δ = Σ_t Σ_i ∇ log π_θ(a|s) is a score sum, so one :func:`policy.score` call with weights
-    ±(σ(h) − y) β / K gives the whole gradient.
+    ∇Δ = Σ_t Σ_i ∇ log π_θ(a|s) is a score sum, so one :func:`policy.score_cells` call with
+    weights ±(σ(h) − y) β / K gives the whole gradient.
     """
-    states, actions = data.states, data.actions
-    targets, reference = data.targets, data.reference
+    cells, targets, reference = data.cells, data.targets, data.reference
     if index is not None:
-        states, actions = states[index], actions[index]
+        cells = cells[index]
         targets, reference = targets[index], reference[index]
-    log_ratio = policy.log_prob(theta, states, actions).sum(axis=(2, 3)) - reference  # (K, 2)
+    log_ratio = policy.log_prob_cells(theta, cells).sum(axis=(2, 3)) - reference  # (K, 2)
     h = beta * (log_ratio[:, 1] - log_ratio[:, 0])
     loss = float(logistic_loss(h, targets).mean())
     slope = beta * logistic_slope(h, targets) / len(targets)  # ∂loss/∂Δ_1 = −∂loss/∂Δ_0
     weights = np.stack([-slope, slope], axis=1)[:, :, None, None]  # (K, 2, 1, 1) → (K, 2, H, n)
-    return loss, policy.score(theta, states, actions, weights)
+    return loss, policy.score_cells(theta, cells, weights)
 
 
 def dpo_updates(

@@ -159,6 +159,31 @@ def features(index: np.ndarray, step_weights: np.ndarray, size: int) -> np.ndarr
     return counts.reshape(B, size)
 
 
+FEATURE_CHUNK = 4096
+"""Pairs whose features :func:`feature_differences` builds at a time (a few MB of counts)."""
+
+
+def feature_differences(
+    first: np.ndarray, second: np.ndarray, step_weights: np.ndarray, size: int
+) -> np.ndarray:
+    """X = Φ(τ1) − Φ(τ0) of every pair ``(K, size)`` from the pairs' cells ``(K, H, n)`` each.
+
+    Equal bit for bit to ``features(second) − features(first)``, built :data:`FEATURE_CHUNK`
+    pairs at a time into X: the whole-batch form allocates and fills three K × size arrays
+    (a GB at the suites' 400,000 pairs), which costs more than the counting.
+    """
+    K = first.shape[0]
+    X = np.empty((K, size))
+    for start in range(0, K, FEATURE_CHUNK):
+        chunk = slice(start, start + FEATURE_CHUNK)
+        np.subtract(
+            features(second[chunk], step_weights, size),
+            features(first[chunk], step_weights, size),
+            out=X[chunk],
+        )
+    return X
+
+
 def fit_bradley_terry(
     X: np.ndarray, y: np.ndarray, ridge: float, steps: int, phi: np.ndarray | None = None
 ) -> tuple[np.ndarray, float]:
@@ -170,12 +195,17 @@ def fit_bradley_terry(
     """
     K, D = X.shape
     phi = np.zeros(D) if phi is None else phi.copy()
+    # XᵀW, written into one buffer for all steps: a fresh K × D array per step costs more in
+    # page faults than the product (the buffer has the layout X.T * curvature would have, so
+    # the matrix product below is the same BLAS call and gives the same bits)
+    weighted = np.empty((K, D)).T
     for _ in range(steps):
         h = X @ phi
         slope = logistic_slope(h, y)
         curvature = (slope + y) * (1.0 - slope - y)  # σ(h)(1 − σ(h))
         grad = X.T @ slope / K + ridge * phi
-        hessian = (X.T * curvature) @ X / K + (ridge + 1e-9) * np.eye(D)
+        np.multiply(X.T, curvature, out=weighted)
+        hessian = weighted @ X / K + (ridge + 1e-9) * np.eye(D)
         delta = np.linalg.solve(hessian, grad)
         phi -= delta
         if np.abs(delta).max() < 1e-7:
@@ -237,17 +267,19 @@ class PPO:
         table = self.value.reshape(-1)
         table[seen] += c.value_rate * (sums[seen] / visits[seen] - table[seen])
 
-        old = policy.log_prob(self.theta, states, actions)
+        # every pass scores the same visited cells: one flat index per step, gathered per batch
+        visited = policy.cell_index(self.theta.shape, states, actions)
+        old = policy.log_prob_cells(self.theta, visited)
         clipped = 0.0
         for _ in range(c.epochs):
             for batch in np.array_split(rng.permutation(B), c.minibatches):
-                s, a, adv = states[batch], actions[batch], advantages[batch]
-                ratio = np.exp(policy.log_prob(self.theta, s, a) - old[batch])
+                cells, adv = visited[batch], advantages[batch]
+                ratio = np.exp(policy.log_prob_cells(self.theta, cells) - old[batch])
                 # the min picks the clipped term (zero gradient) when ρ left [1−ε, 1+ε] in the
                 # direction the advantage favours
                 active = ~(((adv > 0) & (ratio > 1 + c.clip)) | ((adv < 0) & (ratio < 1 - c.clip)))
                 clipped += 1.0 - active.mean()
-                ascent = policy.score(self.theta, s, a, ratio * adv * active / adv.size)
+                ascent = policy.score_cells(self.theta, cells, ratio * adv * active / adv.size)
                 self.theta = self.optimizer.step(self.theta, -ascent)
         return {
             "clip_fraction": clipped / (c.epochs * c.minibatches),
@@ -303,8 +335,17 @@ class PPORM(api.Algorithm[PPORMConfig]):
         first, second, p_hat = labelled_pairs(
             self.problem, self.theta, self.theta, pairs, c.evaluators
         )
-        self.X = np.concatenate([self.X, self._features(second) - self._features(first)])
-        self.y = np.concatenate([self.y, labels_from_votes(p_hat, c.label, self.problem.rng)])
+        env = self.problem.env
+        X = feature_differences(
+            cells(first, env.n_states, env.n_actions, self.per_agent),
+            cells(second, env.n_states, env.n_actions, self.per_agent),
+            self.step_weights[: first.horizon],
+            self.size,
+        )
+        y = labels_from_votes(p_hat, c.label, self.problem.rng)
+        if len(self.y):  # a refresh adds to the pairs so far (the first fit copies nothing)
+            X, y = np.concatenate([self.X, X]), np.concatenate([self.y, y])
+        self.X, self.y = X, y
         self.phi, loss = fit_bradley_terry(self.X, self.y, c.ridge, c.newton_steps, self.phi)
         return loss
 

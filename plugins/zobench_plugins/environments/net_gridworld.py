@@ -28,8 +28,9 @@ own start cell. The helpers here (:data:`ACTIONS`, :func:`spread_cells`, :func:`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -306,6 +307,15 @@ class NetGridWorld(api.Environment):
     def _compiled_step(
         self, states: np.ndarray, actions: np.ndarray, noise: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
+        step, parameters = self.compiled_step()
+        return kernel.call_step(step, parameters, states, actions, noise)
+
+    def compiled_step(self) -> tuple[Callable[..., None], tuple[Any, ...]]:
+        """The compiled step and its leading parameters (see :func:`zobench.sim.kernel.call_step`).
+
+        The kernel's time loop calls it once per step with the rollout's own buffers as outputs,
+        so large batches neither allocate nor copy a step's states and rewards.
+        """
         if self.network is None:
             raise RuntimeError("net-gridworld needs a network: call connect(network) first")
         from zobench_plugins.environments._net_gridworld_compiled import net_step
@@ -325,7 +335,7 @@ class NetGridWorld(api.Environment):
             indices.astype(np.int64, copy=False),
             c.collision_penalty,
         )
-        return kernel.call_step(net_step, parameters, states, actions, noise)
+        return net_step, parameters
 
     def numpy_step(
         self, states: np.ndarray, actions: np.ndarray, noise: np.ndarray
