@@ -37,7 +37,7 @@ ZPG_ITERATIONS_PER_FIT = FIT_PAIRS * 20 // (200 * 20)  # 200 iterations: the fit
 def _problem(seed: int):
     return build_problem(
         zobench.make("environment", "gridworld"),
-        zobench.make("preference-model", "bradley-terry"),
+        zobench.make("preference", "bradley-terry"),
         seed=seed,
     )
 
