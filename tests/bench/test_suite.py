@@ -225,5 +225,5 @@ def test_validate_keeps_each_mistake_and_the_verdict_on_one_line(
     assert all(line.startswith("Error: ") for line in lines)
     valid = runner.invoke(cli, ["validate", "quickstart"])
     assert valid.output.splitlines() == [
-        "suite 'quickstart' is valid: 18 runs (6 configurations × 3 seeds)"
+        "suite 'quickstart' is valid: 15 runs (5 configurations × 3 seeds)"
     ]

@@ -1,4 +1,4 @@
-"""A whole ``zobench run`` of the quickstart suite: 18 runs of 2,000 iterations on local processes.
+"""A whole ``zobench run`` of the quickstart suite: 15 runs of 500 iterations on local processes.
 
 Timed end to end — planning, worker start-up, runs, store writes — as ``zobench run`` does it,
 into a fresh store. The issue's target is 8 s wall on the project's 2-core machine; an absolute
