@@ -96,6 +96,7 @@ def execute(task: dict[str, Any], host: PluginHost | None = None) -> RunResult:
     frame (or ``None``). Its iterations are reported through :func:`zobench.progress.report`.
     """
     from zobench.bench.runner import run  # imported here: the runner pulls in the kernel
+    from zobench.sim import kernel
 
     spec = RunSpec.from_record(task["spec"])
     timeout = task.get("timeout")
@@ -107,6 +108,7 @@ def execute(task: dict[str, Any], host: PluginHost | None = None) -> RunResult:
                 # A worker process loads plugins again; their load failures were already
                 # reported once by the scheduler's process, so each worker repeating them is noise.
                 warnings.simplefilter("ignore", PluginLoadWarning)
+                kernel.warm_up()  # loading (or compiling) the kernel: the machine's cost, untimed
                 with guard.time_limit(timeout):
                     # to whoever the executor set up (zobench.progress), else nowhere;
                     # raises RunFailed on a non-finite score
