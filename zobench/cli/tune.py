@@ -52,7 +52,7 @@ from zobench.plugins import get_host
 @click.option(
     "--batch",
     type=click.IntRange(min=1),
-    default=4,
+    default=5,
     show_default=True,
     help="Trials asked at once per algorithm (parallelism per round).",
 )
