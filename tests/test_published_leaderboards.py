@@ -20,7 +20,7 @@ from zobench.cli import cli
 from zobench.report import claims
 
 LEADERBOARDS = Path(__file__).resolve().parents[1] / "leaderboards"
-UNPUBLISHED = {"dzopg-scaling-normalization"}
+UNPUBLISHED: set[str] = set()
 """Paper suites added since the last publication, published with the next re-run (issue 20,
 item 3): remove a suite from here when its board is published."""
 PAPER_SUITES = sorted(
