@@ -137,6 +137,7 @@ def run_suite(
     ``if __name__ == "__main__":`` guard (notebooks and ``executor="serial"`` do not).
     Components come from ``host`` (default: the process-wide plugin host).
     """
+    import multiprocessing
     import warnings
     from pathlib import Path
 
@@ -144,8 +145,16 @@ def run_suite(
 
     from zobench.bench import scheduler
     from zobench.bench.suite import Suite, load_suite
+    from zobench.errors import ZobenchError
     from zobench.plugins import get_host
 
+    # A worker interpreter re-imports the main module; without the guard that import lands here,
+    # and would wait forever for the store the parent holds. Python's own check, said plainly.
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise ZobenchError(
+            "zobench.run_suite was called while a worker process was importing your script: "
+            'put the call under `if __name__ == "__main__":`'
+        )
     host = host or get_host()
     parsed = suite if isinstance(suite, Suite) else load_suite(suite, host=host)
     if seeds is not None:

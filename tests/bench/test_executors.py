@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -191,3 +192,20 @@ def test_an_exception_in_a_process_worker_reaches_the_caller() -> None:
     executor = scheduler.make_executor("process", jobs=1)
     with pytest.raises(ZeroDivisionError):
         list(executor.map_unordered(eval, ["1 / 0"]))
+
+
+@pytest.mark.slow
+def test_a_script_without_the_main_guard_fails_clearly_instead_of_hanging(tmp_path: Path) -> None:
+    # A worker interpreter re-imports the script; without the guard it would call run_suite
+    # again and wait forever for the store its parent holds.
+    (tmp_path / "one.toml").write_text(SUITE.replace("seeds = 3", "seeds = 1"), encoding="utf-8")
+    script = tmp_path / "tour.py"
+    script.write_text(
+        "import zobench\n"
+        f"zobench.run_suite({str(tmp_path / 'one.toml')!r}, out={str(tmp_path / 'out')!r}, jobs=1)\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert 'put the call under `if __name__ == "__main__":`' in done.stderr
