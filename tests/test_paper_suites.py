@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from zobench.bench.identity import identify
 from zobench.bench.runner import COLUMNS, run
 from zobench.bench.scheduler import make_executor, schedule
+from zobench.bench.spec import ComponentSpec
 from zobench.bench.suite import Entry, Suite, SuiteSettings, load_suite
 from zobench.cli import cli
 from zobench.config import as_dict, validate
@@ -57,7 +58,13 @@ SHRUNK_KEYS = {"pairs": MAX_PAIRS, "comparisons": MAX_PAIRS, "n_agents": MAX_AGE
 
 OFFLINE = ("dpo", "ppo-rm")
 """Algorithms that spend their whole query budget (``pairs`` × M votes) before iteration 1."""
-COMPARISONS = ("zpg-gridworld", "dzopg-gridworld", "dzopg-safety", "dzopg-predator-prey")
+COMPARISONS = (
+    "zpg-gridworld",
+    "zpg-gridworld-slip",
+    "dzopg-gridworld",
+    "dzopg-safety",
+    "dzopg-predator-prey",
+)
 """Suites that compare preference learners and promise them equal query budgets."""
 
 
@@ -184,18 +191,25 @@ def votes_per_iteration(suite: Suite, spec: Any) -> float:
 
 @pytest.mark.parametrize("name", COMPARISONS)
 def test_preference_learners_get_equal_query_budgets(name: str) -> None:
-    """Every learner without reward access spends the same votes per iteration as the others."""
+    """Every learner without reward access spends the same votes per iteration as the others,
+    on every instance of the suite (each link, each slip): the presets resolve per instance, and
+    a tuning suite that left a budget setting to a tuned default would give one learner more."""
     suite = load_suite(name)
-    first = suite.runs()[0]  # one environment, preference and topology: the budget's setting
-    specs = [s for s in suite.runs() if s.seed == first.seed]
-    specs = [s for s in specs if s.preference == first.preference]
+    first_seed = suite.runs()[0].seed
     host = get_host()
-    budgets = {}
-    for spec in specs:
+    instances: dict[str, dict[str, float]] = {}
+    for spec in suite.runs():
         reads_rewards = host.get("algorithm", spec.algorithm.name).obj.uses_rewards
-        if reads_rewards or spec.algorithm.name == "uniform":
+        if spec.seed != first_seed or reads_rewards or spec.algorithm.name == "uniform":
             continue
-        budgets[spec.display_label] = votes_per_iteration(suite, spec)
-    assert len(budgets) >= 3, budgets
-    assert len(set(budgets.values())) == 1, budgets
-    assert next(iter(budgets.values())) > 0
+        instance = repr((spec.environment, spec.preference, spec.topology))
+        resolved = identify(spec).resolved["algorithm"]
+        resolved_spec = dataclasses.replace(
+            spec, algorithm=ComponentSpec(resolved["name"], resolved["params"]), presets=False
+        )
+        budgets = instances.setdefault(instance, {})
+        budgets[spec.display_label] = votes_per_iteration(suite, resolved_spec)
+    for budgets in instances.values():
+        assert len(budgets) >= 3, budgets
+        assert len(set(budgets.values())) == 1, budgets
+        assert next(iter(budgets.values())) > 0
