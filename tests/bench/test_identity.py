@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -247,9 +248,11 @@ def test_a_new_run_matches_an_older_published_record_of_the_same_configuration()
     from zobench.report import analysis
 
     published = analysis.from_published(LEADERBOARDS / "zpg-gridworld")
-    # a record as published before configurations were resolved (the boards' records now carry
-    # theirs): without its resolution, it is matched by resolving its spec as written
-    legacy = {k: v for k, v in published.records[0].items() if k not in ("config_hash", "resolved")}
+    # a record as published before configurations were resolved and code fingerprinted (the
+    # boards' records now carry both): without its resolution, it is matched by resolving its
+    # spec as written
+    dropped = ("config_hash", "resolved", "fingerprint")
+    legacy = {k: v for k, v in published.records[0].items() if k not in dropped}
     assert identity.code_differs(legacy) is True  # no fingerprint recorded: noted by compare
     computed = identify(RunSpec.from_record(legacy["spec"]))
     new_id = "f" * 16
@@ -262,24 +265,42 @@ def test_a_new_run_matches_an_older_published_record_of_the_same_configuration()
 
 
 @pytest.mark.usefixtures("clean_plugin_env")
-def test_compare_notes_published_runs_computed_by_other_code() -> None:
+def test_compare_notes_published_runs_computed_by_other_code(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from zobench.cli import cli
 
-    result = CliRunner().invoke(
-        cli,
-        [
-            "compare",
-            str(LEADERBOARDS / "zpg-gridworld-slip"),
-            str(LEADERBOARDS / "zpg-gridworld"),
-            "--baseline",
-            "zpg",
-        ],
-        env={"COLUMNS": "200"},
+    def compare() -> str:
+        result = CliRunner().invoke(
+            cli,
+            [
+                "compare",
+                str(LEADERBOARDS / "zpg-gridworld-slip"),
+                str(tmp_path / "zpg-gridworld"),  # the other source: the one noted
+                "--baseline",
+                "zpg",
+            ],
+            env={"COLUMNS": "200"},
+        )
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    note = "were computed by other code than is installed now"
+    shutil.copytree(LEADERBOARDS / "zpg-gridworld", tmp_path / "zpg-gridworld")
+    assert note not in compare()  # published by the code installed here
+    raw = tmp_path / "zpg-gridworld" / "raw"
+    records = json.loads((raw / "runs.json").read_text(encoding="utf-8"))
+    renamed = {}
+    for record in records:  # as if an older zpg had computed them: other source, other run id
+        record["fingerprint"]["algorithm"]["source"] = "0" * 64
+        new_id = run_id_of(record["config_hash"], record["fingerprint"])
+        renamed[record["run_id"]] = record["run_id"] = new_id
+    (raw / "runs.json").write_text(json.dumps(records), encoding="utf-8")
+    curves = pl.read_parquet(raw / "curves.parquet")
+    curves.with_columns(pl.col("run_id").replace_strict(renamed)).write_parquet(
+        raw / "curves.parquet"
     )
-    assert result.exit_code == 0, result.output
-    assert "were computed by other code than is installed now" in result.output
+    assert note in compare()
 
 
 @pytest.mark.slow
