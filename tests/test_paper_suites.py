@@ -92,6 +92,13 @@ def _small_entry(entry: Entry) -> Entry:
     params = {k: _shrink(v, k) for k, v in entry.params.items()}
     if entry.table == "environment":
         params = {**CHEAP_REFERENCES.get(entry.name, {}), **params}
+    if entry.table == "algorithm":
+        # the paper suites leave pairs to the presets (800,000 offline pairs for dpo on
+        # predator-prey): cap what the suite does not write as well
+        fields = {f.name for f in dataclasses.fields(get_host().algorithm(entry.name).Config)}
+        for key, cap in SHRUNK_KEYS.items():
+            if key in fields and key not in params and key not in entry.grid:
+                params[key] = cap
     # dict.fromkeys keeps the grid's order and drops values the cap made equal.
     grid = {k: list(dict.fromkeys(_shrink(v, k) for v in vs)) for k, vs in entry.grid.items()}
     return dataclasses.replace(entry, params=params, grid=grid)
