@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 import zobench
+from zobench.sim import kernel
 from zobench.sim.problem import build_problem
 from zobench_plugins.algorithms.dzopg import DZOPG, DZOPGConfig
 
@@ -38,7 +39,12 @@ MAX_RATIO = 1.5
 
 
 def make_algorithm(n_agents: int, kappa: int, pairs: int = PAIRS) -> DZOPG:
-    """dzopg on the default net-gridworld with ``n_agents`` agents on a ring."""
+    """dzopg on the default net-gridworld with ``n_agents`` agents on a ring.
+
+    The process is prepared as the runner prepares it (:func:`zobench.sim.kernel.warm_up`:
+    the compiled kernel loaded, freed memory kept for reuse).
+    """
+    kernel.warm_up()
     env = zobench.make("environment", "net-gridworld", n_agents=n_agents)
     network = zobench.make("topology", "ring").build(n_agents, np.random.default_rng(0))
     preference = zobench.make("preference", "bradley-terry")

@@ -8,13 +8,17 @@ both sides of the on-the-fly noise threshold; states, actions and rewards must b
 
 from __future__ import annotations
 
+import platform
+import resource
+import sys
+
 import numpy as np
 import pytest
 
 import zobench
 from zobench import api
 from zobench.errors import ConfigError
-from zobench.sim import kernel
+from zobench.sim import kernel, policy
 from zobench.sim.network import Network
 from zobench.sim.rollout import Noise, paired_rollout, rollout, rollout_with_noise
 
@@ -265,3 +269,34 @@ def test_net_gridworld_steps_straight_into_the_rollout_buffers():
     assert callable(step)
     assert parameters
     assert kernel.compiled_step_of(NETWORKED["predator-prey"]()) is None
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+    reason="mallopt is glibc's",
+)
+def test_warm_up_keeps_freed_blocks_for_the_next_allocation():
+    """After warm-up a freed 64 MB block is reused: writing a new one faults no fresh pages."""
+    kernel.warm_up()
+    assert kernel.keep_freed_memory()
+    size = 8 << 20  # float64 entries: 64 MB, above glibc's default (dynamic) mmap limit of 32 MB
+    block = np.empty(size)
+    block[:] = 1.0
+    del block
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    again = np.empty(size)
+    again[:] = 2.0
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    # unmapped and mapped afresh, the 16,384 pages (or 32 huge pages) would fault again
+    assert faults < 16, f"{faults} page faults writing a reused block"
+
+
+def test_cdf_rows_are_the_cumulative_probabilities_bit_for_bit():
+    rng = np.random.default_rng(3)
+    for shape in [(1, 25, 4), (300, 25, 5), (2, 3, 2), (4, 6, 9), (2, 5, 1)]:
+        theta = 4.0 * rng.normal(size=shape)
+        n, S, A = shape
+        expected = np.cumsum(policy.probabilities(theta), axis=-1)[..., :-1].reshape(n * S, A - 1)
+        rows = policy.cdf_rows(theta)
+        assert rows.flags.c_contiguous
+        np.testing.assert_array_equal(rows, expected)

@@ -19,9 +19,12 @@ bit-identical whichever runs (the tests compare them). numba compiles once per m
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import importlib
 import importlib.util
 import os
+import sys
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -105,9 +108,41 @@ def compiled_modules() -> list[str]:
 
 
 def warm_up() -> None:
-    """Load (or, the first time on a machine, compile) the kernel now rather than mid-run."""
+    """Prepare the process for runs: :func:`keep_freed_memory`, then load (or, the first time on
+    a machine, compile) the kernel now rather than mid-run."""
+    keep_freed_memory()
     for module in compiled_modules():
         importlib.import_module(module)
+
+
+HEAP_LIMIT = 2**31 - 1
+"""Bytes (mallopt's largest value): blocks up to this size come from, and return to, the heap."""
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
+
+
+@functools.cache
+def keep_freed_memory() -> bool:
+    """Have glibc's malloc keep freed blocks for reuse instead of returning them to the system.
+
+    By default a block over 128 KiB to 32 MiB is mapped afresh and unmapped when freed, so every
+    rollout's buffers (tens of MB at thousands of agents) are new pages, and the first write to
+    each page is a page fault. On this project's 2-core machine those faults were most of a
+    100,000-agent dzopg iteration (5.7 s, 3.5 s with freed memory kept, measured) and a third of
+    a 1,024-agent one. Raising the mmap and trim thresholds makes such blocks heap memory that
+    the next rollout reuses. Numbers do not change, only where arrays live; a process's
+    resident memory stays at its peak. A no-op (False) where the C library is not glibc.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # musl and others: no mallopt to tune
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, HEAP_LIMIT) and mallopt(_M_TRIM_THRESHOLD, HEAP_LIMIT))
 
 
 def call_step(
