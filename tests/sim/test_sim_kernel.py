@@ -300,3 +300,15 @@ def test_cdf_rows_are_the_cumulative_probabilities_bit_for_bit():
         rows = policy.cdf_rows(theta)
         assert rows.flags.c_contiguous
         np.testing.assert_array_equal(rows, expected)
+
+
+@pytest.mark.parametrize(
+    "shape", [(1, 25, 4), (300, 25, 5), (7, 3, 2), (2, 5, 1), (3, 4, 7), (3, 4, 9)]
+)
+@pytest.mark.parametrize("scale", [0.1, 5.0, 800.0])
+def test_the_kernels_cdf_rows_are_the_policys_bit_for_bit(shape, scale):
+    """Compiled where numpy sums rows left to right (A < 8), numpy's own beyond."""
+    theta = scale * np.random.default_rng(4).normal(size=shape)
+    rows = kernel.cdf_rows(theta)
+    assert rows.flags.c_contiguous
+    np.testing.assert_array_equal(rows, policy.cdf_rows(theta))

@@ -121,3 +121,50 @@ def sample_actions(
         for i in range(agents):
             for b in range(batch):
                 actions[b, i] = _action(policy_rows, i * n_states + states[b, i], uniforms[b, i])
+
+
+@numba.njit(
+    numba.void(numba.float64[:, ::1], numba.float64[:, ::1]),
+    cache=True,
+    nogil=True,
+    boundscheck=False,
+)
+def subtract_row_maximum(theta_rows: np.ndarray, shifted: np.ndarray) -> None:
+    """``shifted = θ − max(θ)`` row by row, as :func:`zobench.sim.policy.probabilities` does.
+
+    A maximum is exact whatever the order; a NaN anywhere in a row makes it NaN, as numpy's.
+    """
+    for r in range(theta_rows.shape[0]):
+        largest = theta_rows[r, 0]
+        for k in range(1, theta_rows.shape[1]):
+            value = theta_rows[r, k]
+            if value > largest or value != value:
+                largest = value
+        for k in range(theta_rows.shape[1]):
+            shifted[r, k] = theta_rows[r, k] - largest
+
+
+@numba.njit(
+    numba.void(numba.float64[:, ::1], numba.float64[:, ::1]),
+    cache=True,
+    nogil=True,
+    boundscheck=False,
+)
+def cumulative_rows(exponentials: np.ndarray, rows: np.ndarray) -> None:
+    """CDF rows from exp(θ − max θ): each entry over the row's sum, added up left to right.
+
+    The row sum is taken left to right, as numpy sums fewer than 8 entries (callers pass
+    rows of at most 7), and the rest is one IEEE division and one addition per entry, in
+    :func:`zobench.sim.policy.cdf_rows`' order, so the rows are bit-identical to it.
+    """
+    width = rows.shape[1]  # A − 1
+    for r in range(exponentials.shape[0]):
+        total = exponentials[r, 0]
+        for k in range(1, width + 1):
+            total += exponentials[r, k]
+        running = exponentials[r, 0] / total
+        if width > 0:
+            rows[r, 0] = running
+        for k in range(1, width):
+            running = running + exponentials[r, k] / total
+            rows[r, k] = running

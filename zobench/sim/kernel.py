@@ -183,6 +183,30 @@ def compiled_step_of(env: EnvironmentLike) -> tuple[Callable[..., None], tuple[A
     return offer() if callable(offer) else None
 
 
+COMPILED_ROW_SUMS = 8
+"""Rows shorter than this are summed left to right by numpy, so :func:`cdf_rows` compiles them."""
+
+
+def cdf_rows(theta: np.ndarray) -> np.ndarray:
+    """:func:`zobench.sim.policy.cdf_rows`, bit for bit, compiled where that is exact.
+
+    The exponentials stay numpy's (numba's ``exp`` may differ in the last bit); the row
+    maximum, sum, division and running sums around them run compiled: four numpy calls fewer
+    per rollout, a sixth of a small ZPG iteration's rollout overhead. Rows of 8 or more
+    actions, which numpy sums pairwise, take the numpy function.
+    """
+    n, S, A = theta.shape
+    module = _compiled_module()
+    if A >= COMPILED_ROW_SUMS or module is None:
+        return policy.cdf_rows(theta)
+    flat = np.ascontiguousarray(theta, dtype=np.float64).reshape(n * S, A)
+    shifted = np.empty_like(flat)
+    module.subtract_row_maximum(flat, shifted)
+    rows = np.empty((n * S, A - 1))
+    module.cumulative_rows(np.exp(shifted), rows)
+    return rows
+
+
 def step_loop(env: EnvironmentLike, theta: np.ndarray, *, compiled: bool) -> Loop:
     """Sample actions, then ``env.step``, once per time step (actions compiled if ``compiled``).
 
@@ -192,7 +216,7 @@ def step_loop(env: EnvironmentLike, theta: np.ndarray, *, compiled: bool) -> Loo
     direct = None
     if compiled:
         sample_into = _compiled_module().sample_actions
-        rows, n_states = policy.cdf_rows(theta), theta.shape[1]
+        rows, n_states = cdf_rows(theta), theta.shape[1]
         direct = compiled_step_of(env)
     else:
         sample = policy.Sampler(theta)
@@ -225,7 +249,7 @@ def step_loop(env: EnvironmentLike, theta: np.ndarray, *, compiled: bool) -> Loo
 def table_loop(table: StepTable, theta: np.ndarray) -> Loop:
     """The compiled loop over ``table`` (needs numba: check :func:`compiled_available`)."""
     table_steps: Callable[..., None] = _compiled_module().table_steps
-    rows = policy.cdf_rows(theta)
+    rows = cdf_rows(theta)
     n_states, n_actions = table.next_states.shape[:2]
 
     def steps(

@@ -51,12 +51,21 @@ class Panel:
         self.network = network
         self.gamma = float(gamma)
         self._scale_checked = False
+        self._step_weights: dict[int, np.ndarray] = {}
 
     def step_weights(self, horizon: int) -> np.ndarray:
-        """Weight of step t in a teacher's return: γ^t · myopia^(H−1−t), shape ``(H,)``."""
-        t = np.arange(horizon)
-        myopia = float(self.preference.config.myopia)
-        return self.gamma**t * myopia ** (horizon - 1 - t)
+        """Weight of step t in a teacher's return: γ^t · myopia^(H−1−t), shape ``(H,)``.
+
+        Computed once per horizon (every vote uses them) and handed out read-only.
+        """
+        weights = self._step_weights.get(horizon)
+        if weights is None:
+            t = np.arange(horizon)
+            myopia = float(self.preference.config.myopia)
+            weights = self.gamma**t * myopia ** (horizon - 1 - t)
+            weights.flags.writeable = False
+            self._step_weights[horizon] = weights
+        return weights
 
     def returns(
         self,
