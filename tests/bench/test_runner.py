@@ -9,6 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 import polars as pl
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import zobench
 from zobench import api
@@ -64,6 +65,16 @@ class Roller(api.Algorithm):
         return {}
 
 
+class ThreadCounter(api.Algorithm):
+    """Reports the BLAS threads it may use while it steps."""
+
+    name = "thread-counter"
+
+    def step(self) -> Mapping[str, float]:
+        blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+        return {"blas_threads": float(max(blas, default=1))}
+
+
 class ModelFreeGrid(GridWorld):
     """The GridWorld without tables: evaluated by Monte Carlo, no optimum known."""
 
@@ -97,6 +108,7 @@ class TestPlugins:
         register(Diverger)
         register(Ponderer)
         register(Roller)
+        register(ThreadCounter)
 
     @zobench.hookimpl
     def zobench_register_environments(self, register):
@@ -198,6 +210,16 @@ def test_update_time_counts_the_algorithms_own_work_not_the_world(host):
     # 10 × 20 ms of sleep are the ponderer's own; the roller's time is the world's
     assert pondering.get_column("update_s")[-1] >= 0.2
     assert rolling.get_column("update_s")[-1] < 0.25 * rolling.get_column("wall_s")[-1]
+
+
+def test_every_run_steps_with_one_blas_thread_and_restores_the_callers(host):
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = threadpool_info()
+        assert any(pool["user_api"] == "blas" for pool in before), "numpy's BLAS not found"
+        frame = run(spec(algorithm="thread-counter", iterations=3, eval_every=1))
+        after = threadpool_info()
+    assert frame.get_column("diag_blas_threads").drop_nulls().to_list() == [1.0, 1.0, 1.0]
+    assert after == before
 
 
 def test_preference_only_algorithm_is_refused_rewards(host):

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from threadpoolctl import threadpool_limits
 
 from zobench import api
 from zobench.bench import reference_cache
@@ -152,10 +153,27 @@ def run(
     optimum or certified bounds are computed once per instance and kept on disk
     (:mod:`zobench.bench.reference_cache`).
 
+    Every run uses one BLAS thread (threadpoolctl), whatever the executor: a BLAS split over
+    threads adds partial sums in another order, so a serial run in a process with BLAS threads
+    and a run in a single-threaded worker could differ in the last bits, and the threads spin
+    against each other on a busy machine (dzopg at 256 agents: 16 ms per iteration with two
+    BLAS threads and a second process busy, 5.4 ms with one, measured).
+
     Components come from ``host`` (default: the process-wide :func:`~zobench.plugins.get_host`).
     Raises :class:`RunFailed` when θ or a score is NaN or infinite, and the usual
     :class:`~zobench.errors.ZobenchError` subclasses for unknown names or bad parameters.
     """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run(spec, progress=progress, host=host)
+
+
+def _run(
+    spec: RunSpec,
+    *,
+    progress: Callable[[int, int], None] | None,
+    host: PluginHost | None,
+) -> pl.DataFrame:
+    """:func:`run`'s work, BLAS already limited to one thread."""
     kernel.warm_up()  # numba's import and cache load (a compile, once per machine): not timed
     start = time.perf_counter()
     if spec.iterations < 0 or spec.eval_every < 1:
