@@ -27,6 +27,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 import zobench
 from zobench.sim import kernel
@@ -36,6 +37,13 @@ from zobench_plugins.algorithms.dzopg import DZOPG, DZOPGConfig
 SIZES = (16, 256, 4096)
 PAIRS = 256
 MAX_RATIO = 1.5
+
+
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    """As every run steps (:func:`zobench.bench.runner.run`): one BLAS thread."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def make_algorithm(n_agents: int, kappa: int, pairs: int = PAIRS) -> DZOPG:
