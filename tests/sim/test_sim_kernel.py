@@ -271,6 +271,44 @@ def test_net_gridworld_steps_straight_into_the_rollout_buffers():
     assert kernel.compiled_step_of(NETWORKED["predator-prey"]()) is None
 
 
+@pytest.mark.parametrize("rule", ["count", "any"])
+@pytest.mark.parametrize("penalty", [0.0, 2.0])
+@pytest.mark.parametrize("on_goal", [0.0, 0.3, 0.95])
+def test_net_gridworld_compiled_step_counts_neighbours_on_the_goal_as_numpy(rule, penalty, on_goal):
+    """The compiled step pushes goal counts to the agents holding each agent in their
+    neighbourhoods; on uneven graphs (a hub, isolated agents) and crowded goals it must give
+    :meth:`numpy_step`'s states and rewards bit for bit."""
+    from zobench_plugins.environments.net_gridworld import holders
+
+    n = 40
+    rng = np.random.default_rng(int(10 * on_goal) + len(rule))
+    edges = np.concatenate(
+        [
+            np.stack([np.zeros(12, int), np.arange(1, 13)], axis=1),  # a hub
+            rng.integers(13, n - 3, size=(30, 2)),
+        ]
+    )  # the last 3 isolated
+    network = Network.from_edges(n, edges)
+    env = zobench.make(
+        "environment", "net-gridworld", n_agents=n, noise_rule=rule, collision_penalty=penalty
+    )
+    env.connect(network)
+    indptr, indices = network.neighbourhood(1)
+    turned_indptr, turned = holders(indptr, indices)
+    for j in range(n):  # j's holders are exactly the agents whose neighbourhood lists j
+        listing = [i for i in range(n) if j in indices[indptr[i] : indptr[i + 1]]]
+        assert sorted(turned[turned_indptr[j] : turned_indptr[j + 1]]) == listing
+    states = rng.integers(0, env.n_states, size=(50, n))
+    states[rng.random(states.shape) < on_goal] = env.goal
+    actions = rng.integers(0, env.n_actions, size=states.shape)
+    noise = rng.random((*states.shape, 1))
+    step, parameters = env.compiled_step()
+    expected = env.numpy_step(states, actions, noise)
+    actual = kernel.call_step(step, parameters, states, actions, noise)
+    np.testing.assert_array_equal(actual[0], expected[0])
+    np.testing.assert_array_equal(actual[1], expected[1])
+
+
 @pytest.mark.skipif(
     not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
     reason="mallopt is glibc's",

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -38,6 +38,9 @@ import zobench
 from zobench import api
 from zobench.sim import kernel
 from zobench_plugins.environments import net_exact
+
+if TYPE_CHECKING:
+    from zobench.sim.network import Network
 
 ACTIONS = np.array([(0, 0), (0, 1), (0, -1), (-1, 0), (1, 0)])
 """(dx, dy) of the actions stay, +y, −y, −x, +x (the DZOPG author's code)."""
@@ -211,6 +214,16 @@ class NetGridWorldConfig:
             raise ValueError(f"gamma must lie in (0, 1], got {self.gamma}")
 
 
+def holders(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The neighbourhoods ``(indptr, indices)`` (CSR) turned around: for every agent j, the
+    agents i whose neighbourhood N_i holds j, as CSR ``(indptr, indices)`` of int64."""
+    n = len(indptr) - 1
+    owners = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+    counts = np.bincount(indices, minlength=n)
+    turned_indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return turned_indptr, owners[np.argsort(indices, kind="stable")]
+
+
 class NetGridWorld(api.Environment):
     """n agents on a grid, one absorbing goal, moves calmer as neighbours arrive (DZOPG §5.1).
 
@@ -266,6 +279,8 @@ class NetGridWorld(api.Environment):
         self.reward_span += c.collision_penalty
         """Width of the per-step reward range (the ZO algorithms' return bounds use it)."""
         self._model: tuple[api.TransitionTables, np.ndarray] | None = None
+        self._compiled_parameters: tuple[Network, tuple[Any, ...]] | None = None
+        """The network :meth:`compiled_step` last prepared for, and its parameters."""
 
     # -- dynamics ------------------------------------------------------------------------------
 
@@ -320,22 +335,22 @@ class NetGridWorld(api.Environment):
             raise RuntimeError("net-gridworld needs a network: call connect(network) first")
         from zobench_plugins.environments._net_gridworld_compiled import net_step
 
-        c = self.config
-        indptr, indices = self.network.neighbourhood(1)
-        parameters = (
-            self._next.reshape(-1),
-            self._landing,
-            self.goal,
-            self.n_actions,
-            c.sigma_max,
-            c.sigma_min,
-            c.noise_rule == "any",
-            (c.sigma_max - c.sigma_min) / self.network.sizes(1),
-            indptr.astype(np.int64, copy=False),
-            indices.astype(np.int64, copy=False),
-            c.collision_penalty,
-        )
-        return net_step, parameters
+        if self._compiled_parameters is None or self._compiled_parameters[0] is not self.network:
+            c = self.config
+            parameters = (
+                self._next.reshape(-1),
+                self._landing,
+                self.goal,
+                self.n_actions,
+                c.sigma_max,
+                c.sigma_min,
+                c.noise_rule == "any",
+                (c.sigma_max - c.sigma_min) / self.network.sizes(1),
+                *holders(*self.network.neighbourhood(1)),
+                c.collision_penalty,
+            )
+            self._compiled_parameters = (self.network, parameters)
+        return net_step, self._compiled_parameters[1]
 
     def numpy_step(
         self, states: np.ndarray, actions: np.ndarray, noise: np.ndarray
