@@ -4,6 +4,10 @@
 installed code; ``tests/test_golden_frames.py`` reruns the same cases and asserts every score,
 diagnostic and ledger counter is bit-identical. The cases are small (a few iterations each) but
 touch every channel: votes (global, κ-hop, H-step, batch means), rewards, the model, messages.
+
+The ``ppo-rm`` case was captured again when every run came to step with one BLAS thread (issue
+19): it had been captured in a process with two, whose split dot products moved its scores in
+the 16th digit. Every other case was unchanged by that re-capture.
 """
 
 from __future__ import annotations
