@@ -38,7 +38,7 @@ import numpy as np
 import zobench
 from zobench import api
 from zobench.api import Channel, param
-from zobench.sim import policy
+from zobench.sim import kernel, policy
 from zobench.sim.problem import Problem
 from zobench.space import Choice, IntRange, LogUniform
 
@@ -100,6 +100,10 @@ class SACConfig:
 
 INT64_MAX = np.iinfo(np.int64).max
 
+COMPILED = "zobench_plugins.algorithms._compiled"
+"""The module of the compiled critic sweeps, loaded by the kernel's warm-up before a run is timed."""
+kernel.compile_with_kernel(COMPILED)
+
 
 @dataclass
 class CriticGroup:
@@ -140,10 +144,16 @@ class CriticGroup:
         if reset:
             self.keys, self.values = batch, np.zeros(len(batch))
         else:
-            merged = np.union1d(self.keys, batch)
-            values = np.zeros(len(merged))
-            values[np.searchsorted(merged, self.keys)] = self.values
-            self.keys, self.values = merged, values
+            # insert only the keys not stored yet (before the first larger stored key, in order:
+            # the keys stay sorted); a union of the whole table, sorted anew every iteration,
+            # cost most of a kept critic's time once it held millions of entries
+            at = np.searchsorted(self.keys, batch)
+            stored = at < len(self.keys)
+            stored[stored] = self.keys[at[stored]] == batch[stored]
+            if not stored.all():
+                fresh = ~stored
+                self.keys = np.insert(self.keys, at[fresh], batch[fresh])
+                self.values = np.insert(self.values, at[fresh], 0.0)
         return np.searchsorted(self.keys, keys)
 
 
@@ -203,19 +213,39 @@ class SAC(api.Algorithm[SACConfig]):
                 f"{c.max_table_entries:,}: raise it, lower kappa, or reset the critics"
             )
         H = codes.shape[1]
+        alphas = [c.h / (updates + c.t0) for updates in range(c.critic_sweeps * H)]
+        if kernel.compiled_available():  # the loop below, compiled (bit-identical)
+            from zobench_plugins.algorithms._compiled import sac_critic_sweeps
+
+            for group, position in zip(self.critics, index, strict=True):
+                sac_critic_sweeps(
+                    group.values,
+                    position,
+                    rewards,
+                    group.agents,
+                    gamma,
+                    np.array(alphas),
+                    c.critic_sweeps,
+                )
+            return index
+        # the entries each step visits do not change between sweeps: find them once
+        visited = [
+            [np.unique(position[:, t].ravel(), return_inverse=True) for t in range(H)]
+            for position in index
+        ]
         updates = 0
         for _ in range(c.critic_sweeps):
             for t in range(H):  # time is sequential: step t's update is seen by step t + 1
-                alpha = c.h / (updates + c.t0)
+                alpha = alphas[updates]
                 updates += 1
-                for group, position in zip(self.critics, index, strict=True):
+                for group, position, steps in zip(self.critics, index, visited, strict=True):
                     now = position[:, t]  # (B, g)
                     target = rewards[:, t][:, group.agents]
                     if t + 1 < H:
                         target = target + gamma * group.values[position[:, t + 1]]
                     td = (target - group.values[now]).ravel()
                     # several episodes on one entry: move it by the mean of their TD errors
-                    entries, which = np.unique(now.ravel(), return_inverse=True)
+                    entries, which = steps[t]
                     mean_td = np.bincount(which, weights=td) / np.bincount(which)
                     group.values[entries] += alpha * mean_td
         return index
