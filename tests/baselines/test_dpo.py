@@ -163,10 +163,16 @@ def test_default_budgets_match_zpg():
     assert online.pairs * online.evaluators == per_iteration
 
 
+@pytest.mark.parametrize("chunk", [4096, 7, 59])
 @pytest.mark.parametrize("where", ["bandit", "line"])
-def test_mini_batches_sum_like_the_stacked_states_and_actions(where, bradley_terry):
+def test_mini_batches_sum_like_the_stacked_states_and_actions(
+    where, chunk, bradley_terry, monkeypatch
+):
     """Stored as flat cells (pair-major), a mini-batch's loss and gradient are bit for bit those
-    of the rollouts' states and actions stacked and gathered as they come (time-major)."""
+    of the rollouts' states and actions stacked and gathered as they come (time-major); the
+    reference log-likelihoods too, whether built in one chunk or several (59 of 60 pairs: the
+    last pair joins the chunk before it)."""
+    monkeypatch.setattr(_optim, "REFERENCE_CHUNK", chunk)
     rng = np.random.default_rng(5)
     problem = (
         bandit_problem(0, bradley_terry, horizon=20)

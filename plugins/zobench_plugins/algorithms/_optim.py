@@ -171,6 +171,21 @@ class DPOSettings:
             raise ValueError("evaluators, batch_size and minibatches must be at least 1")
 
 
+REFERENCE_CHUNK = 4096
+"""Pairs :meth:`PreferenceData.build` stacks and scores under π_ref at a time (a few MB)."""
+
+
+def _chunks(total: int, size: int) -> list[slice]:
+    """Slices of ``range(total)``, ``size`` long but for the last, which is never 1 long.
+
+    A slice of one pair would drop an axis from the stride order numpy lays temporaries out by.
+    """
+    starts = list(range(0, total, size))
+    if len(starts) > 1 and total - starts[-1] == 1:
+        starts.pop()
+    return [slice(a, b) for a, b in zip(starts, [*starts[1:], total], strict=True)]
+
+
 @dataclass(frozen=True)
 class PreferenceData:
     """Labelled pairs with their reference log-likelihoods; pair k is (τ0[k], τ1[k]), target y[k]."""
@@ -195,18 +210,29 @@ class PreferenceData:
     ) -> PreferenceData:
         """Stack a labelled batch and score it under π_ref (done once: π_ref is fixed)."""
         shape = theta_ref.shape
-        cells = np.stack(
-            [
-                policy.cell_index(shape, first.states[:, :-1], first.actions),
-                policy.cell_index(shape, second.states[:, :-1], second.actions),
-            ],
-            axis=1,
-        )  # laid out like the rollouts' time-major buffers
-        reference = policy.log_prob_cells(theta_ref, cells).sum(axis=(2, 3))
+        K, H, n = first.actions.shape
+        log_table = policy.log_probabilities(theta_ref).reshape(-1)  # log_prob_cells' table
         # Stored pair-major, (K, H, 2, n) in memory, so a mini-batch gathers K contiguous rows
         # rather than 2·H·n scattered entries per pair. This is the layout a gather from the
         # time-major stack produces anyway, so every mini-batch sums in the same order as before.
-        cells = np.ascontiguousarray(cells.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)
+        layout = np.empty((K, H, 2, n), dtype=np.int64)
+        reference = np.empty((K, 2))
+        # A chunk of pairs at a time: the whole-batch stack, its log-probabilities and the copy
+        # into the layout above held four K·2·H·n arrays at once (14 GB at predator-prey's
+        # 800,000 pairs). Each chunk is the whole-batch computation on a slice of the pairs:
+        # the slices keep the rollouts' strides, so the stack is laid out as the whole one was
+        # (time-major) and every trajectory's sum adds the same numbers in the same order.
+        for chunk in _chunks(K, REFERENCE_CHUNK):
+            cells = np.stack(
+                [
+                    policy.cell_index(shape, first.states[chunk, :-1], first.actions[chunk]),
+                    policy.cell_index(shape, second.states[chunk, :-1], second.actions[chunk]),
+                ],
+                axis=1,
+            )  # laid out like the rollouts' time-major buffers
+            reference[chunk] = log_table[cells].sum(axis=(2, 3))
+            layout[chunk] = cells.transpose(0, 2, 1, 3)
+        cells = layout.transpose(0, 2, 1, 3)
         return cls(cells, np.asarray(targets, dtype=float), reference)
 
     @property
