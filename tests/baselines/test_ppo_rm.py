@@ -8,7 +8,7 @@ import pytest
 
 import zobench
 from zobench.errors import RewardAccessError
-from zobench.sim import evaluate
+from zobench.sim import evaluate, kernel
 from zobench.sim.problem import build_problem
 from zobench.sim.rollout import rollout
 from zobench_plugins.algorithms import _optim, ppo_rm
@@ -153,6 +153,28 @@ def test_feature_differences_equal_whole_batch_features_bit_for_bit():
     expected = ppo_rm.features(second, weights, size) - ppo_rm.features(first, weights, size)
     assert X.shape == (K, size)
     assert np.array_equal(X, expected)
+
+
+@pytest.mark.parametrize("per_agent", [False, True])
+def test_compiled_pair_features_equal_the_numpy_build_bit_for_bit(per_agent, monkeypatch):
+    """Several agents, a discount, rollouts as they come (time-major views): the compiled X
+    is the numpy one exactly, with a table per agent or a shared one."""
+    from baseline_envs import line_problem
+
+    problem = line_problem(2, zobench.make("preference", "bradley-terry"), n_agents=3)
+    env = problem._simulation.env  # the test reaches the core behind the facade
+    rng = np.random.default_rng(4)
+    theta = rng.normal(size=problem.theta_shape)
+    first, second = (rollout(env, theta, batch=300, rng=rng) for _ in range(2))
+    S, A = env.n_states, env.n_actions
+    size = S * A * (3 if per_agent else 1)
+    weights = 0.9 ** np.arange(first.horizon)
+    built = []
+    for name in ("numpy", "numba"):
+        monkeypatch.setenv(kernel.KERNEL_VARIABLE, name)
+        built.append(ppo_rm.pair_features(first, second, S, A, per_agent, weights, size))
+    assert np.abs(built[0]).max() > 0
+    assert np.array_equal(built[0], built[1])
 
 
 def test_bradley_terry_fit_is_the_plain_newton_iteration():

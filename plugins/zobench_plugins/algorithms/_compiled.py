@@ -3,7 +3,7 @@
 Each function repeats a numpy reference in its algorithm's module operation for operation —
 the same float64 arithmetic in the same order, no fast-math — so both give bit-identical
 results (the tests compare them). They replace Python loops of many small numpy calls
-(:func:`sac_critic_sweeps`) or whole-batch temporaries (:func:`feature_differences`).
+(:func:`sac_critic_sweeps`) or whole-batch temporaries (:func:`ppo_feature_differences`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,33 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _read(dtype: numba.types.Type, ndim: int) -> numba.types.Array:
+    """An input array of any layout, writable or not (rollouts hand out read-only views)."""
+    return numba.types.Array(dtype, ndim, "A", readonly=True)
+
+
+_SAC_SIGNATURE = numba.void(
+    numba.float64[::1],  # the group's critic values, updated in place
+    _read(numba.int64, 3),  # entry of every (episode, step, agent of the group) (B, H, g)
+    _read(numba.float64, 3),  # true local rewards (B, H, n)
+    _read(numba.int64, 1),  # agents of the group (g,)
+    numba.float64,  # γ
+    _read(numba.float64, 1),  # step α of every (sweep, t), in order
+    numba.int64,  # sweeps
+)
+_FEATURES_SIGNATURE = numba.void(
+    _read(numba.int64, 3),  # states of the first trajectories (K, H + 1, n)
+    _read(numba.int64, 3),  # their actions (K, H, n)
+    _read(numba.int64, 3),  # states of the second trajectories
+    _read(numba.int64, 3),  # their actions
+    numba.int64,  # n_actions
+    numba.int64,  # offset of agent i's table: i · agent_stride
+    _read(numba.float64, 1),  # weight of step t, γ^t / n (H,)
+    numba.float64[:, ::1],  # X (K, size), written
+)
+
+
+@numba.njit(_SAC_SIGNATURE, cache=True, nogil=True, boundscheck=False)
 def sac_critic_sweeps(
     values: np.ndarray,
     position: np.ndarray,
@@ -75,3 +101,40 @@ def sac_critic_sweeps(
             for s in range(used[t]):
                 e = entry[t, s]
                 values[e] += alpha * (sums[s] / count[t, s])
+
+
+@numba.njit(_FEATURES_SIGNATURE, cache=True, nogil=True, boundscheck=False)
+def ppo_feature_differences(
+    first_states: np.ndarray,
+    first_actions: np.ndarray,
+    second_states: np.ndarray,
+    second_actions: np.ndarray,
+    n_actions: int,
+    agent_stride: int,
+    weights: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """PPO-RM's X = Φ(τ1) − Φ(τ0) into ``out`` ``(K, size)``, pair by pair.
+
+    As :func:`zobench_plugins.algorithms.ppo_rm.feature_differences` on the pairs'
+    :func:`~zobench_plugins.algorithms.ppo_rm.cells` (s·A + a, plus i·``agent_stride``): each
+    feature adds ``weights[t]`` (γ^t / n) over the steps and agents in (t, i) order from 0, as
+    ``np.bincount`` does, then the first trajectory's features are subtracted from the second's.
+    """
+    K, size = out.shape
+    H, n = first_actions.shape[1], first_actions.shape[2]
+    plus = np.zeros(size)
+    minus = np.zeros(size)
+    for k in range(K):
+        for t in range(H):
+            for i in range(n):
+                cell = second_states[k, t, i] * n_actions + second_actions[k, t, i]
+                plus[cell + i * agent_stride] += weights[t]
+        for t in range(H):
+            for i in range(n):
+                cell = first_states[k, t, i] * n_actions + first_actions[k, t, i]
+                minus[cell + i * agent_stride] += weights[t]
+        for d in range(size):
+            out[k, d] = plus[d] - minus[d]
+            plus[d] = 0.0
+            minus[d] = 0.0
