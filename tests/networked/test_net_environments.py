@@ -180,6 +180,20 @@ SMALL = {
 }
 
 
+def test_nearest_prey_table_is_the_minimum_over_each_set_of_prey():
+    """Row m: the nearest of the prey whose bits m sets (∞ for none); no table for too many."""
+    from zobench_plugins.environments.predator_prey import nearest_prey_table
+
+    distance = np.random.default_rng(3).random((10, 4)) * 5
+    table = nearest_prey_table(distance)
+    assert table.shape == (16, 10)
+    assert np.isinf(table[0]).all()
+    for mask in range(1, 16):
+        members = [p for p in range(4) if mask >> p & 1]
+        assert np.array_equal(table[mask], distance[:, members].min(axis=1))
+    assert nearest_prey_table(np.ones((10, 17))).shape == (0, 10)  # 2^17 · 10 entries
+
+
 def test_obstacles_and_walls_block_moves(connected_env):
     env = connected_env("predator-prey", **SMALL)
     states = env.reset(np.zeros((1, 3, 1)))

@@ -208,7 +208,16 @@ NETWORKED = {
     "predator-prey-crowded": lambda: _networked(
         "predator-prey", "ring", n_agents=30, size=None, n_prey=5, slip=0.2
     ),
+    # as with too many prey for the compiled step's nearest-prey table: it loops over the prey
+    "predator-prey-no-table": lambda: _without_nearest_table(
+        _networked("predator-prey", "ring", n_agents=30, size=None, n_prey=5, slip=0.2)
+    ),
 }
+
+
+def _without_nearest_table(env: api.Environment) -> api.Environment:
+    env._nearest = env._nearest[:0]  # what nearest_prey_table returns for too many prey
+    return env
 
 
 @pytest.mark.parametrize("name", sorted(NETWORKED))

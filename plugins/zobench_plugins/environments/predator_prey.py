@@ -57,6 +57,27 @@ LAYOUT_TRIES = 100
 
 Cells = tuple[tuple[int, int], ...]
 
+NEAREST_TABLE_ENTRIES = 1 << 20
+"""Most entries (2^P · S) of the compiled step's nearest-prey table; beyond, it loops over prey."""
+
+
+def nearest_prey_table(prey_distance: np.ndarray) -> np.ndarray:
+    """Distance from every cell to the nearest prey of every set of prey, ``(2^P, S)``.
+
+    Row m holds, for the prey whose bits are set in m, the minimum over them of
+    ``prey_distance[s, p]`` (∞ for the empty set): the very number the step's loop over the
+    remaining prey finds, looked up once per agent instead. ``(0, S)`` when the table would
+    exceed :data:`NEAREST_TABLE_ENTRIES`.
+    """
+    S, P = prey_distance.shape
+    if (1 << P) * S > NEAREST_TABLE_ENTRIES:
+        return np.zeros((0, S))
+    table = np.full((1 << P, S), np.inf)
+    for mask in range(1, 1 << P):
+        members = [p for p in range(P) if mask >> p & 1]
+        table[mask] = prey_distance[:, members].min(axis=1)  # a minimum is exact in any order
+    return table
+
 
 @dataclass(frozen=True)
 class PredatorPreyConfig:
@@ -181,6 +202,7 @@ class PredatorPrey(api.Environment):
         self._prey_of_cell = np.full(L * L, -1, dtype=np.int64)
         self._prey_of_cell[self.prey] = np.arange(len(self.prey))
         self._prey_distance = np.linalg.norm(xy[:, None, :] - xy[self.prey][None], axis=-1)
+        self._nearest = nearest_prey_table(self._prey_distance)
         self.reward_span = max(c.capture_reward, c.time_cost) + c.shaping * np.sqrt(2) * (L - 1)
         """Width of the per-step reward range (the ZO algorithms' return bounds use it)."""
         self._remaining: np.ndarray | None = None
@@ -235,6 +257,7 @@ class PredatorPrey(api.Environment):
             self._next.reshape(-1),
             self._prey_of_cell,
             self._prey_distance,
+            self._nearest,
             self.n_actions,
             c.slip,
             c.time_cost,
