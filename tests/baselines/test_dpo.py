@@ -8,7 +8,7 @@ import pytest
 from baseline_envs import Bandit, bandit_problem, line_problem
 
 import zobench
-from zobench.sim import policy
+from zobench.sim import kernel, policy
 from zobench.sim.rollout import rollout
 from zobench_plugins.algorithms import _optim, dpo, online_dpo
 
@@ -163,16 +163,18 @@ def test_default_budgets_match_zpg():
     assert online.pairs * online.evaluators == per_iteration
 
 
+@pytest.mark.parametrize("kernel_name", ["numba", "numpy"])
 @pytest.mark.parametrize("chunk", [4096, 7, 59])
 @pytest.mark.parametrize("where", ["bandit", "line"])
 def test_mini_batches_sum_like_the_stacked_states_and_actions(
-    where, chunk, bradley_terry, monkeypatch
+    where, chunk, kernel_name, bradley_terry, monkeypatch
 ):
     """Stored as flat cells (pair-major), a mini-batch's loss and gradient are bit for bit those
     of the rollouts' states and actions stacked and gathered as they come (time-major); the
     reference log-likelihoods too, whether built in one chunk or several (59 of 60 pairs: the
-    last pair joins the chunk before it)."""
+    last pair joins the chunk before it), compiled or in numpy."""
     monkeypatch.setattr(_optim, "REFERENCE_CHUNK", chunk)
+    monkeypatch.setenv(kernel.KERNEL_VARIABLE, kernel_name)
     rng = np.random.default_rng(5)
     problem = (
         bandit_problem(0, bradley_terry, horizon=20)

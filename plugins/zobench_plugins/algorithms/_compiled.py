@@ -3,7 +3,8 @@
 Each function repeats a numpy reference in its algorithm's module operation for operation —
 the same float64 arithmetic in the same order, no fast-math — so both give bit-identical
 results (the tests compare them). They replace Python loops of many small numpy calls
-(:func:`sac_critic_sweeps`) or whole-batch temporaries (:func:`ppo_feature_differences`).
+(:func:`sac_critic_sweeps`) or passes over whole-batch temporaries
+(:func:`ppo_feature_differences`, :func:`dpo_cells`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,21 @@ _FEATURES_SIGNATURE = numba.void(
     _read(numba.float64, 1),  # weight of step t, γ^t / n (H,)
     numba.float64[:, ::1],  # X (K, size), written
 )
+_DPO_SIGNATURES = [
+    numba.void(
+        _read(numba.int64, 3),  # states of the first trajectories (K, H + 1, n)
+        _read(numba.int64, 3),  # their actions (K, H, n)
+        _read(numba.int64, 3),  # states of the second trajectories
+        _read(numba.int64, 3),  # their actions
+        numba.int64,  # n_states
+        numba.int64,  # n_actions
+        _read(numba.float64, 1),  # log π_ref of every cell (n·S·A,)
+        numba.int64,  # first pair of the chunk
+        cells,  # stored cells (K, H, 2, n), written
+        numba.float64[:, :, :, ::1],  # the chunk's log-probabilities (H, k', 2, n), written
+    )
+    for cells in (numba.int32[:, :, :, ::1], numba.int64[:, :, :, ::1])
+]
 
 
 @numba.njit(_SAC_SIGNATURE, cache=True, nogil=True, boundscheck=False)
@@ -138,3 +154,37 @@ def ppo_feature_differences(
             out[k, d] = plus[d] - minus[d]
             plus[d] = 0.0
             minus[d] = 0.0
+
+
+@numba.njit(_DPO_SIGNATURES, cache=True, nogil=True, boundscheck=False)
+def dpo_cells(
+    first_states: np.ndarray,
+    first_actions: np.ndarray,
+    second_states: np.ndarray,
+    second_actions: np.ndarray,
+    n_states: int,
+    n_actions: int,
+    log_table: np.ndarray,
+    start: int,
+    cells: np.ndarray,
+    log_probs: np.ndarray,
+) -> None:
+    """DPO's cells and their log-probabilities, for the pairs ``start ≤ k < start + k'``.
+
+    Writes :func:`zobench.sim.policy.cell_index`'s (i·S + s)·A + a of every step into ``cells``
+    ``(K, H, 2, n)`` (the stored, pair-major layout) and ``log_table`` at each cell into
+    ``log_probs`` ``(H, k', 2, n)``: the time-major layout numpy's stack of the chunk's cells
+    has, so that numpy's sum over it adds as it did over the stack's log-probabilities.
+    """
+    H, chunk, _, n = log_probs.shape
+    for t in range(H):
+        for b in range(chunk):
+            k = start + b
+            for i in range(n):
+                row = i * n_states
+                first = (row + first_states[k, t, i]) * n_actions + first_actions[k, t, i]
+                second = (row + second_states[k, t, i]) * n_actions + second_actions[k, t, i]
+                cells[k, t, 0, i] = first
+                cells[k, t, 1, i] = second
+                log_probs[t, b, 0, i] = log_table[first]
+                log_probs[t, b, 1, i] = log_table[second]

@@ -17,10 +17,14 @@ from typing import Literal
 import numpy as np
 
 from zobench.api import param
-from zobench.sim import policy
+from zobench.sim import kernel, policy
 from zobench.sim.problem import Problem
 from zobench.sim.rollout import Trajectories
 from zobench.space import BudgetSplit, Choice, LogUniform
+
+COMPILED = "zobench_plugins.algorithms._compiled"
+"""The module of the compiled DPO data build, loaded by the kernel's warm-up before a run is timed."""
+kernel.compile_with_kernel(COMPILED)
 
 # ---------------------------------------------------------------------------------------------
 # Optimizers (minimizers: they step against the gradient they are given)
@@ -186,6 +190,13 @@ def _chunks(total: int, size: int) -> list[slice]:
     return [slice(a, b) for a, b in zip(starts, [*starts[1:], total], strict=True)]
 
 
+def _time_major(*arrays: np.ndarray) -> bool:
+    """Whether every ``(K, T, n)`` array is laid out as the rollouts hand them out: a batch-first
+    view of a time-major buffer (agents innermost, then episodes, then time), so that numpy
+    stacks their cells time-major."""
+    return all(a.strides[2] <= a.strides[0] < a.strides[1] for a in arrays)
+
+
 @dataclass(frozen=True)
 class PreferenceData:
     """Labelled pairs with their reference log-likelihoods; pair k is (τ0[k], τ1[k]), target y[k]."""
@@ -224,7 +235,31 @@ class PreferenceData:
         # 800,000 pairs). Each chunk is the whole-batch computation on a slice of the pairs:
         # the slices keep the rollouts' strides, so the stack is laid out as the whole one was
         # (time-major) and every trajectory's sum adds the same numbers in the same order.
+        arrays = (first.states, first.actions, second.states, second.actions)
+        states0, actions0, states1, actions1 = (np.asarray(a, dtype=np.int64) for a in arrays)
+        compiled = K > 1 and kernel.compiled_available() and _time_major(*arrays)
+        if compiled:
+            from zobench_plugins.algorithms._compiled import dpo_cells
         for chunk in _chunks(K, REFERENCE_CHUNK):
+            if compiled:
+                # one compiled pass writes the cells and their log-probabilities, the latter
+                # time-major (H, k, 2, n) as the stack below is laid out: numpy's sum over the
+                # transposed view then adds exactly as over the stack's log-probabilities
+                log_probs = np.empty((H, chunk.stop - chunk.start, 2, n))
+                dpo_cells(
+                    states0,
+                    actions0,
+                    states1,
+                    actions1,
+                    shape[1],
+                    shape[2],
+                    log_table,
+                    chunk.start,
+                    layout,
+                    log_probs,
+                )
+                reference[chunk] = log_probs.transpose(1, 2, 0, 3).sum(axis=(2, 3))
+                continue
             cells = np.stack(
                 [
                     policy.cell_index(shape, first.states[chunk, :-1], first.actions[chunk]),
