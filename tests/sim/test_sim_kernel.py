@@ -239,13 +239,15 @@ def test_stepped_environments_agree_on_both_paths(monkeypatch, name, batch):
         assert (expected.rewards[:, -1] == 0.0).all(axis=-1).any()
 
 
+@pytest.mark.parametrize("n_actions", [3, 5, 7])  # padded to 4 entries, unrolled, looped
 @pytest.mark.parametrize("n_agents", [7, 11_000])  # 11,000 agents' rows (8.8 MB): agent-major
-def test_compiled_sampler_draws_the_samplers_actions(n_agents):
+def test_compiled_sampler_draws_the_samplers_actions(n_agents, n_actions):
     from zobench.sim import _compiled, policy
 
     rng = np.random.default_rng(n_agents)
-    theta = 3.0 * rng.normal(size=(n_agents, 25, 5))
-    rows = policy.cdf_rows(theta)
+    theta = 3.0 * rng.normal(size=(n_agents, 25, n_actions))
+    theta[0, :, -1] = np.inf  # the last action certain in agent 0's states: NaN rows
+    rows = kernel.cdf_rows(theta)
     assert (rows.nbytes > _compiled.AGENT_MAJOR_BYTES) == (n_agents > 10_000)
     states = rng.integers(0, 25, size=(3, n_agents))
     uniforms = rng.random((3, n_agents))
@@ -284,11 +286,9 @@ def test_net_gridworld_steps_straight_into_the_rollout_buffers():
 @pytest.mark.parametrize("penalty", [0.0, 2.0])
 @pytest.mark.parametrize("on_goal", [0.0, 0.3, 0.95])
 def test_net_gridworld_compiled_step_counts_neighbours_on_the_goal_as_numpy(rule, penalty, on_goal):
-    """The compiled step pushes goal counts to the agents holding each agent in their
-    neighbourhoods; on uneven graphs (a hub, isolated agents) and crowded goals it must give
-    :meth:`numpy_step`'s states and rewards bit for bit."""
-    from zobench_plugins.environments.net_gridworld import holders
-
+    """The compiled step counts an agent's neighbours on the goal only where its uniform can
+    let the noise move it; on uneven graphs (a hub, isolated agents), crowded goals and
+    uniforms around 1 − σ_max it must give :meth:`numpy_step`'s states and rewards bit for bit."""
     n = 40
     rng = np.random.default_rng(int(10 * on_goal) + len(rule))
     edges = np.concatenate(
@@ -302,15 +302,15 @@ def test_net_gridworld_compiled_step_counts_neighbours_on_the_goal_as_numpy(rule
         "environment", "net-gridworld", n_agents=n, noise_rule=rule, collision_penalty=penalty
     )
     env.connect(network)
-    indptr, indices = network.neighbourhood(1)
-    turned_indptr, turned = holders(indptr, indices)
-    for j in range(n):  # j's holders are exactly the agents whose neighbourhood lists j
-        listing = [i for i in range(n) if j in indices[indptr[i] : indptr[i + 1]]]
-        assert sorted(turned[turned_indptr[j] : turned_indptr[j + 1]]) == listing
     states = rng.integers(0, env.n_states, size=(50, n))
     states[rng.random(states.shape) < on_goal] = env.goal
     actions = rng.integers(0, env.n_actions, size=states.shape)
     noise = rng.random((*states.shape, 1))
+    calm = 1.0 - env.config.sigma_max
+    near = rng.random(states.shape) < 0.5  # half the uniforms within 1e-3 of 1 − σ_max, or on it
+    noise[near, 0] = calm + rng.uniform(-1e-3, 1e-3, size=near.sum())
+    noise[near & (rng.random(states.shape) < 0.2), 0] = calm
+    noise[0, :5, 0] = np.nextafter(calm, 0.0), calm, np.nextafter(calm, 1.0), 0.0, 1.0 - 1e-16
     step, parameters = env.compiled_step()
     expected = env.numpy_step(states, actions, noise)
     actual = kernel.call_step(step, parameters, states, actions, noise)
@@ -354,8 +354,12 @@ def test_cdf_rows_are_the_cumulative_probabilities_bit_for_bit():
 )
 @pytest.mark.parametrize("scale", [0.1, 5.0, 800.0])
 def test_the_kernels_cdf_rows_are_the_policys_bit_for_bit(shape, scale):
-    """Compiled where numpy sums rows left to right (A < 8), numpy's own beyond."""
+    """Compiled where numpy sums rows left to right (A < 8), numpy's own beyond; rows of 2–4
+    actions padded with +inf to the sampler's unrolled width (4 entries)."""
     theta = scale * np.random.default_rng(4).normal(size=shape)
     rows = kernel.cdf_rows(theta)
     assert rows.flags.c_contiguous
-    np.testing.assert_array_equal(rows, policy.cdf_rows(theta))
+    A = shape[-1]
+    np.testing.assert_array_equal(rows[:, : A - 1], policy.cdf_rows(theta))
+    assert rows.shape[1] == max(A - 1, 4)
+    assert (rows[:, A - 1 :] == np.inf).all()

@@ -188,12 +188,14 @@ COMPILED_ROW_SUMS = 8
 
 
 def cdf_rows(theta: np.ndarray) -> np.ndarray:
-    """:func:`zobench.sim.policy.cdf_rows`, bit for bit, compiled where that is exact.
+    """:func:`zobench.sim.policy.cdf_rows`, bit for bit, compiled where that is exact; rows of
+    2–4 actions padded with +inf to the compiled sampler's unrolled width.
 
     The exponentials stay numpy's (numba's ``exp`` may differ in the last bit); the row
     maximum, sum, division and running sums around them run compiled: four numpy calls fewer
-    per rollout, a sixth of a small ZPG iteration's rollout overhead. Rows of 8 or more
-    actions, which numpy sums pairwise, take the numpy function.
+    per rollout. Rows of 8 or more actions, which numpy sums pairwise, take the numpy
+    function. The first A − 1 columns are the policy's rows; padding (+inf, which no uniform
+    reaches) changes no sampled action.
     """
     n, S, A = theta.shape
     module = _compiled_module()
@@ -202,7 +204,7 @@ def cdf_rows(theta: np.ndarray) -> np.ndarray:
     flat = np.ascontiguousarray(theta, dtype=np.float64).reshape(n * S, A)
     shifted = np.empty_like(flat)
     module.subtract_row_maximum(flat, shifted)
-    rows = np.empty((n * S, A - 1))
+    rows = np.empty((n * S, max(A - 1, module.PADDED_WIDTH)))
     module.cumulative_rows(np.exp(shifted), rows)
     return rows
 

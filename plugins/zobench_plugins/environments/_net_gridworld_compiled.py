@@ -23,7 +23,7 @@ _SIGNATURE = numba.void(
     numba.float64,  # σ_min
     numba.boolean,  # noise rule "any" (else "count")
     numba.float64[::1],  # (σ_max − σ_min) / |N_i| per agent (n,)
-    numba.int64[::1],  # holders of each agent j, {i : j ∈ N_i}: CSR indptr (n + 1,)
+    numba.int64[::1],  # 1-hop neighbourhoods N_i: CSR indptr (n + 1,)
     numba.int64[::1],  # CSR indices
     numba.float64,  # collision penalty λ (0: off)
     *STEP_ARGUMENTS,
@@ -40,8 +40,8 @@ def net_step(
     sigma_min: float,
     any_rule: bool,
     per_member: np.ndarray,
-    holders_indptr: np.ndarray,
-    holders: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
     collision_penalty: float,
     states: np.ndarray,
     actions: np.ndarray,
@@ -51,34 +51,38 @@ def net_step(
 ) -> None:
     """Eq. (26)–(27) moves and eq. (31)/(37) rewards for a batch, as ``NetGridWorld.step``.
 
-    Agent i's count of 1-hop neighbours on the goal is pushed from the agents on the goal to
-    the agents holding them in their neighbourhoods, rather than pulled by every agent from
-    all its neighbours: the same integer counts, at a cost that grows with the agents on the
-    goal only (1.3–2.2× faster steps at 1,024 agents on a ring, measured).
+    Agent i's noise level σ_i needs its count of 1-hop neighbours on the goal, but the noise
+    moves it only when its uniform reaches 1 − σ_i ≥ 1 − σ_max (the count only lowers σ_i
+    from σ_max, and floating-point rounding is monotone, so a uniform below 1 − σ_max gives
+    outcome 0 whatever the count). So the count is read from N_i only for the ~σ_max of the
+    agents whose uniform reaches 1 − σ_max: the same outcomes as counting for everyone, at
+    a third of the step's cost (8.0 → 2.6 ns per agent-step at 1,024 agents on a ring,
+    measured).
     """
     batch, agents = states.shape
     crowd = np.zeros(len(landing), dtype=np.int64)  # agents per cell in episode b
-    on_goal = np.zeros(agents, dtype=np.int64)  # members of N_i on the goal in episode b
+    calm = 1.0 - sigma_max  # below this the noise never moves an agent
     for b in range(batch):
         if collision_penalty:
             for i in range(agents):
                 crowd[states[b, i]] += 1
-        for j in range(agents):
-            if states[b, j] == goal:
-                for p in range(holders_indptr[j], holders_indptr[j + 1]):
-                    on_goal[holders[p]] += 1
         for i in range(agents):
             s = states[b, i]
-            if any_rule:
-                sigma = sigma_min if on_goal[i] > 0 else sigma_max
-            else:
-                sigma = sigma_max - float(on_goal[i]) * per_member[i]
-            on_goal[i] = 0
-            over = uniforms[b, i] - (1.0 - sigma)
+            v = uniforms[b, i]
             outcome = 0
-            if not over < 0.0:
-                ratio = over * 4.0 / max(sigma, 1e-12)
-                outcome = 1 + int(min(max(ratio, 0.0), 3.0))
+            if not v < calm:
+                on_goal = 0  # members of N_i on the goal
+                for p in range(indptr[i], indptr[i + 1]):
+                    if states[b, indices[p]] == goal:
+                        on_goal += 1
+                if any_rule:
+                    sigma = sigma_min if on_goal > 0 else sigma_max
+                else:
+                    sigma = sigma_max - float(on_goal) * per_member[i]
+                over = v - (1.0 - sigma)
+                if not over < 0.0:
+                    ratio = over * 4.0 / max(sigma, 1e-12)
+                    outcome = 1 + int(min(max(ratio, 0.0), 3.0))
             nxt = next_flat[(s * n_actions + actions[b, i]) * 5 + outcome]
             next_states[b, i] = nxt
             reward = 0.0 if s == goal else landing[nxt]

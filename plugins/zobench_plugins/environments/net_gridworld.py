@@ -214,16 +214,6 @@ class NetGridWorldConfig:
             raise ValueError(f"gamma must lie in (0, 1], got {self.gamma}")
 
 
-def holders(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The neighbourhoods ``(indptr, indices)`` (CSR) turned around: for every agent j, the
-    agents i whose neighbourhood N_i holds j, as CSR ``(indptr, indices)`` of int64."""
-    n = len(indptr) - 1
-    owners = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
-    counts = np.bincount(indices, minlength=n)
-    turned_indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return turned_indptr, owners[np.argsort(indices, kind="stable")]
-
-
 class NetGridWorld(api.Environment):
     """n agents on a grid, one absorbing goal, moves calmer as neighbours arrive (DZOPG §5.1).
 
@@ -346,7 +336,7 @@ class NetGridWorld(api.Environment):
                 c.sigma_min,
                 c.noise_rule == "any",
                 (c.sigma_max - c.sigma_min) / self.network.sizes(1),
-                *holders(*self.network.neighbourhood(1)),
+                *(np.ascontiguousarray(x, dtype=np.int64) for x in self.network.neighbourhood(1)),
                 c.collision_penalty,
             )
             self._compiled_parameters = (self.network, parameters)
