@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from zobench import api
-from zobench.bench import scheduler
+from zobench.bench import display, scheduler
 from zobench.bench.suite import parse_suite
 from zobench.errors import ZobenchError
 
@@ -61,13 +61,13 @@ def test_serial_process_and_dask_give_identical_tables_and_stream_progress(
     identical with progress on: it is a side channel, never part of a run."""
     pytest.importorskip("distributed")
     reports: list[tuple[str, int, int]] = []
-    original = scheduler._Display.run_progress
+    original = display.BarsDisplay.run_progress
 
     def spy(self: object, run: scheduler.PlannedRun, done: int, total: int) -> None:
         reports.append((run.run_id, done, total))
         original(self, run, done, total)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(scheduler._Display, "run_progress", spy)
+    monkeypatch.setattr(display.BarsDisplay, "run_progress", spy)
     suite = parse_suite(SUITE)
     tables = {}
     for name, options in [("serial", {}), ("process", {"jobs": 2}), ("dask", {"jobs": 2})]:

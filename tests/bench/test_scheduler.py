@@ -11,7 +11,7 @@ from rich.console import Console
 
 import zobench
 from zobench import progress
-from zobench.bench import scheduler
+from zobench.bench import display, scheduler
 from zobench.bench.store import Store
 from zobench.bench.suite import parse_suite
 from zobench.errors import ConfigError
@@ -147,13 +147,13 @@ def test_live_per_run_progress_with_the_serial_executor(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[tuple[str, int, int]] = []
-    original = scheduler._Display.run_progress
+    original = display.BarsDisplay.run_progress
 
     def spy(self: object, run: scheduler.PlannedRun, done: int, total: int) -> None:
         calls.append((run.run_id, done, total))
         original(self, run, done, total)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(scheduler._Display, "run_progress", spy)
+    monkeypatch.setattr(display.BarsDisplay, "run_progress", spy)
     console = Console(file=io.StringIO(), width=120, force_terminal=True)
     suite = parse_suite(TINY.replace("seeds = 2", "seeds = 1"))
     outcome = scheduler.schedule(suite, tmp_path, executor=_serial(), console=console)

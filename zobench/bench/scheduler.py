@@ -17,6 +17,7 @@ process and Dask executors can pickle it by reference. It returns a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import inspect
@@ -31,11 +32,11 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import polars as pl
-from rich.markup import escape
 
 from zobench import api, progress
 from zobench.__about__ import __version__
 from zobench.bench import guard
+from zobench.bench.display import BarsDisplay, LinesDisplay, progress_display
 from zobench.bench.identity import Identity, identify
 from zobench.bench.records import RunRecord, RunResult, Timings, canonical_json
 from zobench.bench.spec import RunSpec
@@ -225,102 +226,12 @@ class SuiteOutcome:
     """Runs recomputed because the store held their configuration computed by other code."""
     repaired: list[str] = field(default_factory=list)
     """Runs recomputed because their stored files were damaged."""
+    shared: list[str] = field(default_factory=list)
+    """Runs copied from another suite's store of the same scheduling (computed once)."""
 
     def frame(self) -> pl.DataFrame:
         """The long table of the suite's finished runs (including resumed ones)."""
         return load(self.out, run_ids=[p.run_id for p in self.planned])
-
-
-class _Display:
-    """The rich progress display: an overall bar and one bar per run in flight, where the
-    executor reports runs' progress (see :mod:`zobench.progress`)."""
-
-    def __init__(self, console: Any, total: int) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=console,
-        )
-        self.overall = self.progress.add_task(self._describe(0, 0), total=total)
-        self.per_run: dict[str, Any] = {}
-        self.done = self.failed = 0
-
-    @staticmethod
-    def _describe(done: int, failed: int) -> str:
-        colour = "red" if failed else "dim"
-        return f"runs [green]{done} done[/green] [{colour}]{failed} failed[/{colour}]"
-
-    def __enter__(self) -> _Display:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.progress.__exit__(*exc)
-
-    def run_progress(self, run: PlannedRun, done: int, total: int) -> None:
-        """A run in flight has done ``done`` of its ``total`` iterations."""
-        task = self.per_run.get(run.run_id)
-        if task is None:
-            description = f"  {escape(run.spec.display_label)} {run.run_id[:8]}"
-            task = self.per_run[run.run_id] = self.progress.add_task(description)
-        self.progress.update(task, completed=done, total=total)
-
-    def finished(self, run: PlannedRun, ok: bool, seconds: float) -> None:
-        """Count a finished run and drop its per-run bar."""
-        self.done += ok
-        self.failed += not ok
-        if run.run_id in self.per_run:
-            self.progress.remove_task(self.per_run.pop(run.run_id))
-        self.progress.update(
-            self.overall, advance=1, description=self._describe(self.done, self.failed)
-        )
-
-
-class _Lines:
-    """Progress for a log or a pipe (no terminal): one line per finished run, nothing between."""
-
-    def __init__(self, console: Any, total: int) -> None:
-        self.console, self.total, self.count = console, total, 0
-
-    def __enter__(self) -> _Lines:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def run_progress(self, run: PlannedRun, done: int, total: int) -> None:
-        """Iterations within a run are not worth a line each."""
-
-    def finished(self, run: PlannedRun, ok: bool, seconds: float) -> None:
-        """One line: how many runs are finished, this one's fate, label, seed, id and time."""
-        self.count += 1
-        fate = "done" if ok else "failed"
-        self.console.print(
-            f"[{self.count}/{self.total}] {fate} {escape(run.spec.display_label)} seed "
-            f"{run.spec.seed} {run.run_id} ({seconds:.1f} s)",
-            soft_wrap=True,
-            highlight=False,
-        )
-
-
-def _display(console: Any, total: int) -> _Display | _Lines | contextlib.nullcontext[None]:
-    """Bars on a terminal, lines elsewhere, nothing without a console or with nothing to run."""
-    if console is None or total == 0:  # nothing to compute: no empty 0/0 bar
-        return contextlib.nullcontext()
-    return _Display(console, total) if console.is_terminal else _Lines(console, total)
 
 
 def backstop(timeout: float) -> float:
@@ -404,18 +315,131 @@ def schedule_runs(
     host: PluginHost | None = None,
 ) -> SuiteOutcome:
     """:func:`schedule` for a list of run specs (``zobench tune``'s trials, for one)."""
+    batch = Batch(specs, Path(out), timeout)
+    return _schedule([batch], executor, fresh=fresh, console=console, host=host)[0]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Runs bound for one results folder, with their wall-clock limit (seconds, 0 = none)."""
+
+    specs: list[RunSpec]
+    out: Path
+    timeout: float = 0.0
+
+
+def schedule_suites(
+    suites: list[tuple[Suite, str | Path]],
+    *,
+    executor: api.Executor,
+    fresh: bool = False,
+    timeout: float | None = None,
+    console: Any = None,
+    host: PluginHost | None = None,
+) -> list[SuiteOutcome]:
+    """Several suites, each into its own store, through one executor: :func:`schedule` for each,
+    as one pool of runs.
+
+    The workers stay busy across suites (no suite waits for the previous one's last run), and a
+    run that several suites share (the same run id: the same resolved configuration, seed and
+    code) is computed once and written to each of their stores; a run already done in one of
+    the stores is copied to the others instead of recomputed (unless ``fresh``). Runs start in
+    the order the suites are given. Two suites may not share a store.
+    """
+    host = host or get_host()
+    batches = []
+    for suite, out in suites:
+        limit = suite.settings.timeout if timeout is None else timeout
+        batches.append(Batch(suite.runs(host), Path(out), limit))
+    return _schedule(batches, executor, fresh=fresh, console=console, host=host)
+
+
+@dataclass
+class _Destination:
+    """One batch's store while it is scheduled: what it holds and what it still needs."""
+
+    store: Store
+    scan: Scan
+    outcome: SuiteOutcome
+    pending: dict[str, PlannedRun]
+    """Run id → the run as this batch wrote it (its suite and label), still to be stored."""
+    timeout: float
+
+
+def _schedule(
+    batches: list[Batch],
+    executor: api.Executor,
+    *,
+    fresh: bool,
+    console: Any,
+    host: PluginHost | None,
+) -> list[SuiteOutcome]:
+    """Plan every batch, lock its store, copy shared runs, then compute the rest once each."""
     kernel.requested()  # a bad ZOBENCH_KERNEL: one clear error before any run starts
     host = host or get_host()
-    planned = plan(specs, host)
-    store = Store(out, create=True)
-    outcome = SuiteOutcome(Path(out), planned)
-    waiting = (lambda holder: console.print(_waiting_text(out, holder))) if console else None
-    with store.lock(on_wait=waiting):
-        # Decided under the lock: a run another `zobench run` finished meanwhile is skipped.
-        scan = store.scan(frames="read")
-        pending = _pending(planned, scan, fresh, outcome)
-        _compute(pending, store, scan, executor, console, outcome, timeout, host)
-    return outcome
+    folders = [batch.out.resolve() for batch in batches]
+    if len(set(folders)) < len(folders):
+        raise ConfigError("two suites of one `zobench run` cannot share a results folder")
+    plans = [plan(batch.specs, host) for batch in batches]
+    stores = [Store(batch.out, create=True) for batch in batches]
+    destinations: list[_Destination] = []
+    with contextlib.ExitStack() as locks:
+        # folders locked in one global order, so two invocations sharing folders cannot deadlock
+        for index in sorted(range(len(batches)), key=lambda i: str(folders[i])):
+            waiting = _waiting(console, batches[index].out)
+            locks.enter_context(stores[index].lock(on_wait=waiting))
+        for batch, planned, store in zip(batches, plans, stores, strict=True):
+            # decided under the lock: a run another `zobench run` finished meanwhile is skipped
+            scan = store.scan(frames="read")
+            outcome = SuiteOutcome(batch.out, planned)
+            pending = _pending(planned, scan, fresh, outcome)
+            destinations.append(
+                _Destination(store, scan, outcome, {p.run_id: p for p in pending}, batch.timeout)
+            )
+        if not fresh:
+            _copy_shared(destinations)
+        _compute(destinations, executor, console, host)
+    return [d.outcome for d in destinations]
+
+
+def _waiting(console: Any, out: Path) -> Any:
+    """The lock's ``on_wait`` message for ``out`` (none without a console)."""
+    if console is None:
+        return None
+    return lambda holder: console.print(_waiting_text(out, holder))
+
+
+def _copy_shared(destinations: list[_Destination]) -> None:
+    """Store each pending run that another destination holds done and intact as a copy of it:
+    its frame and timings, under this destination's own spec (suite and label)."""
+    for destination in destinations:
+        for run_id in list(destination.pending):
+            for source in destinations:
+                record = source.scan.records.get(run_id)
+                if source is destination or record is None or record.status != "done":
+                    continue
+                if run_id in source.scan.damaged:
+                    continue
+                run = destination.pending.pop(run_id)
+                copy = dataclasses.replace(
+                    record,
+                    spec=run.spec,
+                    provenance={**record.provenance, "components": run.components},
+                )
+                _store(destination, run, copy, source.store.read_frame(record))
+                destination.outcome.shared.append(run_id)
+                break
+
+
+def _store(
+    destination: _Destination, run: PlannedRun, record: RunRecord, frame: pl.DataFrame | None
+) -> None:
+    """Write a result and drop the store's older runs of the same configuration or spec."""
+    destination.store.write(record, frame)
+    # Older runs of this configuration (or of this spec, before a default changed) are
+    # superseded: the store keeps one run per configuration.
+    for old in sorted(destination.scan.same_run(record)):
+        destination.store.remove(old)
 
 
 def _waiting_text(out: str | Path, holder: str) -> str:
@@ -467,31 +491,39 @@ def _written(run: PlannedRun) -> str:
 
 
 def _compute(
-    pending: list[PlannedRun],
-    store: Store,
-    scan: Scan,
+    destinations: list[_Destination],
     executor: api.Executor,
     console: Any,
-    outcome: SuiteOutcome,
-    limit: float,
     host: PluginHost,
 ) -> None:
-    """Run ``pending`` through the executor, writing each result as it arrives."""
-    by_id = {p.run_id: p for p in pending}
-    tasks = [{"run_id": p.run_id, "spec": p.spec.to_record(), "timeout": limit} for p in pending]
+    """Compute every destination's pending runs, each distinct run once, writing each result to
+    every destination that needs it as it arrives."""
+    needed: dict[str, list[_Destination]] = {}
+    for destination in destinations:
+        for run_id in destination.pending:
+            needed.setdefault(run_id, []).append(destination)
+    first = {run_id: where[0] for run_id, where in needed.items()}
+    pending = [first[run_id].pending[run_id] for run_id in needed]
+    tasks = [
+        {"run_id": p.run_id, "spec": p.spec.to_record(), "timeout": first[p.run_id].timeout}
+        for p in pending
+    ]
+    limits = [first[p.run_id].timeout for p in pending]
     commit = git_commit()
     live = getattr(executor, "in_process", False)
 
     def execute_here(task: dict[str, Any]) -> RunResult:
         started = _lost(task, None, status="started")
-        store.write(_record(by_id[task["run_id"]], started, commit))
+        for destination in needed[task["run_id"]]:
+            run = destination.pending[task["run_id"]]
+            destination.store.write(_record(run, started, commit))
         return _execute_here(task, host)
 
-    shown = _display(console, len(tasks))
+    shown = progress_display(console, len(tasks))
     options: dict[str, Any] = {}
-    if limit and _accepts(executor, "task_timeout"):
-        options["task_timeout"] = backstop(limit)
-    if isinstance(shown, _Display | _Lines) and _accepts(executor, "on_progress"):
+    if limits and all(limits) and _accepts(executor, "task_timeout"):
+        options["task_timeout"] = backstop(max(limits))  # the workers enforce each run's own
+    if isinstance(shown, BarsDisplay | LinesDisplay) and _accepts(executor, "on_progress"):
 
         def on_progress(index: int, done: int, total: int) -> None:
             shown.run_progress(pending[index], done, total)  # tasks are made from pending
@@ -505,16 +537,15 @@ def _compute(
             if isinstance(raw, api.TaskLost):  # the worker died or stopped answering
                 raw = _lost(tasks[index], raw.reason, raw.seconds)
             result = RunResult.of(raw)
-            run = by_id[result.run_id]
-            record = _record(run, result, commit)
-            store.write(record, result.frame if result.status == "done" else None)
-            # Older runs of this configuration (or of this spec, before a default changed) are
-            # superseded: the store keeps one run per configuration.
-            for old in sorted(scan.same_run(record)):
-                store.remove(old)
-            if result.status == "done":
-                outcome.done.append(run.run_id)
-            else:
-                outcome.failed[run.run_id] = result.error or "failed"
+            done = result.status == "done"
+            for destination in needed[result.run_id]:
+                run = destination.pending[result.run_id]
+                _store(
+                    destination, run, _record(run, result, commit), result.frame if done else None
+                )
+                if done:
+                    destination.outcome.done.append(run.run_id)
+                else:
+                    destination.outcome.failed[run.run_id] = result.error or "failed"
             if display is not None:
-                display.finished(run, result.status == "done", result.timings.wall_s)
+                display.finished(pending[index], done, result.timings.wall_s)

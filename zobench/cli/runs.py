@@ -61,9 +61,13 @@ def print_summary(console: Console, outcome: scheduler.SuiteOutcome) -> None:
 
 
 @click.command("run")
-@click.argument("suite", required=False, default=DEFAULT_SUITE, metavar="[SUITE_NAME_OR_FILE]")
-@click.option("--out", type=click.Path(path_type=Path), help="Results folder.")
-@click.option("--seeds", type=click.IntRange(min=1), help="Override the suite's seeds: 0..N-1.")
+@click.argument("suites", nargs=-1, metavar="[SUITE_NAME_OR_FILE]...")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Results folder (with several suites: the folder holding one per suite).",
+)
+@click.option("--seeds", type=click.IntRange(min=1), help="Override the suites' seeds: 0..N-1.")
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, max=10**9),
@@ -80,7 +84,7 @@ def print_summary(console: Console, outcome: scheduler.SuiteOutcome) -> None:
 @click.pass_context
 def run_command(
     ctx: click.Context,
-    suite: str,
+    suites: tuple[str, ...],
     out: Path | None,
     seeds: int | None,
     timeout: float | None,
@@ -90,13 +94,19 @@ def run_command(
     fresh: bool,
     with_report: bool,
 ) -> None:
-    """Run a suite (default: the built-in 'quickstart') into a resumable results folder.
+    """Run a suite (default: the built-in 'quickstart'), or several, into resumable results
+    folders.
 
     Runs already done in the folder are skipped, so an interrupted suite resumes where it
     stopped. Failing runs are recorded with their error and the others go on; the exit code is
     1 when any run failed. The results folder defaults to results/<suite name>/. With a
     timeout (--timeout or the suite's `timeout`), a run past it is stopped and recorded as
     failed; the timeout does not change run ids.
+
+    Several suites run as one pool of runs, in the order given, each into
+    OUT/<suite name>/ (OUT defaults to results/): the workers never wait for one suite's last
+    run before starting the next, and a run that several suites share (same configuration,
+    seed and code: the same run id) is computed once and stored in each of their folders.
 
     \b
     Examples:
@@ -105,21 +115,29 @@ def run_command(
       zobench run quickstart --seeds 10 --address tcp://10.0.0.5:8786
       zobench run quickstart --report
       zobench run my-suite.toml --timeout 600
+      zobench run dzopg-scaling dzopg-scaling-normalization --jobs 2
     """
     host = get_host()
-    parsed = load_suite(suite, host=host)
+    parsed = [load_suite(name, host=host) for name in suites or (DEFAULT_SUITE,)]
     if seeds is not None:
-        parsed = parsed.with_seeds(seeds)
+        parsed = [suite.with_seeds(seeds) for suite in parsed]
+    names = [suite.name for suite in parsed]
+    if len(set(names)) < len(names):
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        raise ZobenchError(f"suite {repeated[0]!r} is named twice: each suite runs once")
     if address and ctx.get_parameter_source("executor") is click.core.ParameterSource.DEFAULT:
         executor = "dask"  # an address only means something to a cluster
     pool = scheduler.make_executor(executor, jobs=jobs, address=address, host=host)
-    out = writable_folder(out or default_out(parsed))
+    if len(parsed) == 1:
+        folders = [writable_folder(out or default_out(parsed[0]))]
+    else:
+        folders = [writable_folder((out or Path("results")) / suite.name) for suite in parsed]
     console = Console(stderr=True)
-    console.print(f"suite [bold]{escape(parsed.name)}[/bold] → {escape(str(out))}")
+    for suite, folder in zip(parsed, folders, strict=True):
+        console.print(f"suite [bold]{escape(suite.name)}[/bold] → {escape(str(folder))}")
     try:
-        outcome = scheduler.schedule(
-            parsed,
-            out,
+        outcomes = scheduler.schedule_suites(
+            list(zip(parsed, folders, strict=True)),
             executor=pool,
             fresh=fresh,
             timeout=timeout,
@@ -129,10 +147,24 @@ def run_command(
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]: finished runs are stored; run again to resume")
         ctx.exit(130)
-    print_summary(Console(), outcome)
+    if len(outcomes) == 1:
+        print_summary(Console(), outcomes[0])
+    for suite, outcome in zip(parsed, outcomes, strict=True):
+        _print_outcome(console, suite.name if len(outcomes) > 1 else None, outcome, with_report)
+    if any(outcome.failed for outcome in outcomes):
+        ctx.exit(1)
+
+
+def _print_outcome(
+    console: Console, name: str | None, outcome: scheduler.SuiteOutcome, with_report: bool
+) -> None:
+    """What became of one suite's runs, its report if asked for, and what to do next."""
+    out = outcome.out
+    shared = f", {len(outcome.shared)} shared with another suite" if outcome.shared else ""
     console.print(
-        f"{len(outcome.planned)} runs: {len(outcome.done)} done, "
-        f"{len(outcome.skipped)} already done (skipped), {len(outcome.failed)} failed"
+        f"{f'{escape(name)}: ' if name else ''}{len(outcome.planned)} runs: "
+        f"{len(outcome.done)} done, {len(outcome.skipped)} already done (skipped)"
+        f"{shared}, {len(outcome.failed)} failed"
     )
     if outcome.stale:
         console.print(
@@ -155,7 +187,6 @@ def run_command(
         console.print(f"next: zobench report {escape(str(out))}  (statistics, plots, markdown)")
     if outcome.failed:
         console.print(f"details: zobench runs {escape(str(out))}")
-        ctx.exit(1)
 
 
 @click.command("validate")
