@@ -130,6 +130,9 @@ PARSED_ONLY = {
     "zobench run": "runs the whole quickstart suite (about a minute on 2 cores)",
     "zobench run quickstart --seeds 10 --address tcp://10.0.0.5:8786": "needs a Dask cluster",
     "zobench run quickstart --report": "runs the whole quickstart suite",
+    "zobench run dzopg-scaling dzopg-scaling-normalization --jobs 2": (
+        "runs two paper suites (a quarter of an hour on 2 cores)"
+    ),
     "zobench tune quickstart --trials 20": "tunes 20 trials per algorithm of quickstart",
     "zobench tune my-suite.toml --seeds 1000,1001,1002 --objective final --jobs 2": (
         "tunes 20 trials per algorithm"
