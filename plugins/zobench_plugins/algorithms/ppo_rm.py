@@ -306,7 +306,8 @@ def fit_bradley_terry(
         # so the matrix product below is the same BLAS call and gives the same bits)
         weighted = np.empty((K, D)).T
     for _ in range(steps):
-        h = X @ phi
+        # from φ = 0, h = Xφ is all (signed) zeros, whose σ(h) = 1/2 is that of zeros(K)
+        h = X @ phi if phi.any() else np.zeros(K)
         slope = logistic_slope(h, y)
         curvature = (slope + y) * (1.0 - slope - y)  # σ(h)(1 − σ(h))
         grad = X.T @ slope / K + ridge * phi
