@@ -316,3 +316,24 @@ def test_the_hessian_check_rejects_another_order(monkeypatch):
             pytest.skip("this BLAS sums its product in another order")
         monkeypatch.setattr(ppo_rm, "gemm_blocks", lambda K: ppo_rm.np.array([0, K]))
         assert not ppo_rm._compiled_hessian_matches_blas(100)
+
+
+def test_a_refresh_refits_on_all_pairs_the_same_with_either_kernel(monkeypatch):
+    """Refreshes grow X (the compiled fit rebuilds its row lists for each new X, nothing is kept
+    between fits): φ, θ and the BT losses of a few refreshed iterations are the numpy kernel's
+    bit for bit."""
+    from threadpoolctl import threadpool_limits
+
+    results = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for name in ("numpy", "numba"):
+            monkeypatch.setenv(kernel.KERNEL_VARIABLE, name)
+            config = ppo_rm.PPORMConfig(
+                pairs=1500, evaluators=2, refresh_every=1, refresh_pairs=700, episodes=20
+            )
+            algorithm = ppo_rm.PPORM(config, _gridworld_problem(7))
+            losses = [algorithm.step()["bt_loss"] for _ in range(3)]
+            assert algorithm.X.shape[0] == 1500 + 2 * 700
+            results.append((algorithm.phi, algorithm.theta, np.array(losses)))
+    for numpy_value, compiled_value in zip(*results, strict=True):
+        assert np.array_equal(numpy_value, compiled_value)

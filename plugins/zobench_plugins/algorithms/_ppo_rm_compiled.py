@@ -2,9 +2,9 @@
 
 Why. The Newton fit of the reward model computes ``(X.T * w) @ X`` every step with X the
 pairs' feature differences, ``(K, D)`` = 2,000,000 × 100 in the Weibull cell of zpg-gridworld
-(1 evaluator, 2M pairs). That product and the K × D array it needs were ~11 s of a ~25 s run:
-1.45 s per step for the dense GEMM, 0.22 s to fill XᵀW (3.5 s the first time, for its 1.6 GB
-of fresh pages). But a row of X has at most 2·H nonzeros (18.5 of 100 on average): most of the
+(1 evaluator, 2M pairs). The fit was 17.4 s of a 20.8 s run (profiled, 7 Newton steps), most
+of it that product and the K × D array it needs: 1.45 s per step for the dense GEMM, 0.22 s to
+fill XᵀW (3.5 s the first time, for its 1.6 GB of fresh pages). But a row of X has at most 2·H nonzeros (18.5 of 100 on average): most of the
 GEMM multiplies zeros.
 
 How, bit for bit. Every run uses one BLAS thread. OpenBLAS's single-threaded GEMM
@@ -20,8 +20,11 @@ OpenBLAS in use here (0.3.31, ``SkylakeX`` kernels: Q = 384, unroll 16); the fit
 against the BLAS product on a small problem before each use (one spanning full, halved and
 ragged blocks) and falls back to the BLAS product when they differ (another BLAS, another
 kernel, several threads). Measured on the published Weibull run's X (2M × 100, one BLAS
-thread, the other core busy): the BLAS product 1.41–1.46 s, :func:`bt_hessian` 0.71–1.05 s,
-plus 0.55 s once per fit for :func:`bt_structure`; identical bits.
+thread, the other core busy): the BLAS product 1.41–1.46 s a step, :func:`bt_hessian`
+0.6–0.8 s (CPU), plus 0.26–0.40 s once per fit for :func:`bt_structure`; identical bits. The
+Weibull runs of zpg-gridworld (7 Newton steps) went from 18.8–21.2 s to 10.3–11.8 s of wall
+(best of alternating runs on a loaded machine; published 22.7–23.5 s), its Bradley–Terry runs
+from 1.8–2.0 s to 1.2 s; every curve column is the published one.
 """
 
 from __future__ import annotations
