@@ -196,3 +196,144 @@ def test_bradley_terry_fit_is_the_plain_newton_iteration():
     converged, _ = ppo_rm.fit_bradley_terry(X, y, ridge, 30)
     gradient = X.T @ _optim.logistic_slope(X @ converged, y) / K + ridge * converged
     assert np.abs(gradient).max() < 1e-10
+
+
+def test_gemm_blocks_cut_the_pairs_as_openblas_does():
+    """Full blocks while two remain, then a stretch between one and two blocks halved (the first
+    half rounded up to the unroll), or a last short block."""
+    Q = ppo_rm.GEMM_BLOCK
+    assert ppo_rm.gemm_blocks(100).tolist() == [0, 100]
+    assert ppo_rm.gemm_blocks(Q).tolist() == [0, Q]
+    assert ppo_rm.gemm_blocks(2 * Q).tolist() == [0, Q, 2 * Q]
+    assert ppo_rm.gemm_blocks(2 * Q + 500).tolist() == [0, Q, 2 * Q, 2 * Q + 256, 2 * Q + 500]
+    assert ppo_rm.gemm_blocks(3 * Q + 1).tolist() == [0, Q, 2 * Q, 2 * Q + 192, 3 * Q + 1]
+    bounds = ppo_rm.gemm_blocks(2_000_000)
+    assert bounds[0] == 0
+    assert bounds[-1] == 2_000_000
+    assert np.diff(bounds).max() == Q
+    assert np.diff(bounds).min() > 0
+
+
+def _pair_data(pairs: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """X and votes of real gridworld pairs from the uniform policy (as PPO-RM's first fit)."""
+    problem = _gridworld_problem(seed)
+    algorithm = ppo_rm.PPORM(ppo_rm.PPORMConfig(pairs=pairs), problem)
+    first, second, p_hat = _optim.labelled_pairs(
+        problem, algorithm.theta, algorithm.theta, pairs, 1
+    )
+    env = problem._simulation.env  # the test reaches the core behind the facade
+    weights = algorithm.step_weights[: first.horizon]
+    X = ppo_rm.pair_features(first, second, env.n_states, env.n_actions, False, weights, 100)
+    return X, p_hat
+
+
+@pytest.mark.skipif(not kernel.compiled_available(), reason="numba is not installed")
+@pytest.mark.parametrize("K", [100, 384, 1268, 5000, 20011])
+def test_compiled_hessian_is_the_blas_product_bit_for_bit(K):
+    """One BLAS thread (as runs have): the compiled XᵀWX of real pairs' X equals numpy's
+    ``(X.T * w) @ X`` bit for bit — one block, exact blocks, a halved stretch, many blocks."""
+    from threadpoolctl import threadpool_limits
+
+    from zobench_plugins.algorithms._ppo_rm_compiled import bt_hessian, bt_structure
+
+    X, _ = _pair_data(K)
+    curvature = np.random.default_rng(K).random(K) * 0.25
+    curvature[::7] = 0.0  # a saturated σ: W = 0 where X is not
+    with threadpool_limits(limits=1, user_api="blas"):
+        if not ppo_rm._compiled_hessian_matches_blas(X.shape[1]):
+            pytest.skip("this BLAS sums its product in another order (the fit keeps it)")
+        expected = (X.T * curvature) @ X
+    hessian = np.empty_like(expected)
+    bt_hessian(X, curvature, *bt_structure(X, ppo_rm.gemm_blocks(K)), hessian)
+    assert np.array_equal(hessian, expected)
+    assert np.array_equal(hessian / K + np.eye(100), expected / K + np.eye(100))
+    assert np.array_equal(
+        (hessian / K + 1e-3 * np.eye(100)).view(np.int64),
+        (expected / K + 1e-3 * np.eye(100)).view(np.int64),
+    )
+
+
+@pytest.mark.skipif(not kernel.compiled_available(), reason="numba is not installed")
+@pytest.mark.parametrize("label", ["majority", "votes"])
+def test_compiled_fit_equals_the_numpy_fit_bit_for_bit(label, monkeypatch):
+    """The BT fit of real pairs with the compiled Hessian (used: spied on) and with numpy's
+    product: the same φ and loss bits, every Newton step (a cold and a warm start)."""
+    from threadpoolctl import threadpool_limits
+
+    from zobench_plugins.algorithms import _ppo_rm_compiled
+
+    X, p_hat = _pair_data(6000, seed=3)
+    y = _optim.labels_from_votes(p_hat, label, np.random.default_rng(1))
+    calls = []
+    original = _ppo_rm_compiled.bt_hessian
+    monkeypatch.setattr(
+        _ppo_rm_compiled, "bt_hessian", lambda *args: calls.append(1) or original(*args)
+    )
+    fits = {}
+    with threadpool_limits(limits=1, user_api="blas"):
+        for name in ("numpy", "numba"):
+            monkeypatch.setenv(kernel.KERNEL_VARIABLE, name)
+            for steps in (1, 3, 38):
+                phi, loss = ppo_rm.fit_bradley_terry(X, y, 1e-3, steps)
+                warm = ppo_rm.fit_bradley_terry(X, y, 1e-3, 2, phi=phi)
+                fits[name, steps] = (phi, loss, *warm)
+    if not calls:
+        pytest.skip("this BLAS sums its product in another order (the fit keeps it)")
+    for steps in (1, 3, 38):
+        numpy_fit, compiled_fit = fits["numpy", steps], fits["numba", steps]
+        assert all(np.array_equal(a, b) for a, b in zip(numpy_fit, compiled_fit, strict=True))
+        assert np.isfinite(numpy_fit[1])
+
+
+def test_fit_keeps_the_blas_product_where_the_orders_differ(monkeypatch):
+    """A BLAS whose sums the check does not reproduce (or too few pairs): numpy's product."""
+    from zobench_plugins.algorithms import _ppo_rm_compiled
+
+    def refuse(*args):
+        raise AssertionError("the compiled Hessian ran")
+
+    monkeypatch.setattr(_ppo_rm_compiled, "bt_hessian", refuse)
+    monkeypatch.setattr(ppo_rm, "_compiled_hessian_matches_blas", lambda D: False)
+    X, p_hat = _pair_data(2000, seed=5)
+    y = (p_hat > 0.5).astype(float)
+    phi, loss = ppo_rm.fit_bradley_terry(X, y, 1e-3, 3)
+    assert np.isfinite(loss)
+    assert np.abs(phi).max() > 0
+    monkeypatch.undo()
+    monkeypatch.setattr(_ppo_rm_compiled, "bt_hessian", refuse)
+    small = ppo_rm.HESSIAN_MIN_PAIRS - 1
+    ppo_rm.fit_bradley_terry(X[:small], y[:small], 1e-3, 3)
+
+
+def test_the_hessian_check_rejects_another_order(monkeypatch):
+    """The check compares with the BLAS product: blocks cut elsewhere fail it."""
+    from threadpoolctl import threadpool_limits
+
+    if not kernel.compiled_available():
+        pytest.skip("numba is not installed")
+    with threadpool_limits(limits=1, user_api="blas"):
+        if not ppo_rm._compiled_hessian_matches_blas(100):
+            pytest.skip("this BLAS sums its product in another order")
+        monkeypatch.setattr(ppo_rm, "gemm_blocks", lambda K: ppo_rm.np.array([0, K]))
+        assert not ppo_rm._compiled_hessian_matches_blas(100)
+
+
+def test_a_refresh_refits_on_all_pairs_the_same_with_either_kernel(monkeypatch):
+    """Refreshes grow X (the compiled fit rebuilds its row lists for each new X, nothing is kept
+    between fits): φ, θ and the BT losses of a few refreshed iterations are the numpy kernel's
+    bit for bit."""
+    from threadpoolctl import threadpool_limits
+
+    results = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for name in ("numpy", "numba"):
+            monkeypatch.setenv(kernel.KERNEL_VARIABLE, name)
+            config = ppo_rm.PPORMConfig(
+                pairs=1500, evaluators=2, refresh_every=1, refresh_pairs=700, episodes=20
+            )
+            algorithm = ppo_rm.PPORM(config, _gridworld_problem(7))
+            losses = [algorithm.step()["bt_loss"] for _ in range(3)]
+            assert algorithm.X.shape[0] == 1500 + 2 * 700
+            results.append((algorithm.phi, algorithm.theta, np.array(losses)))
+    for numpy_value, compiled_value in zip(*results, strict=True):
+        assert np.array_equal(numpy_value, compiled_value)

@@ -228,6 +228,51 @@ def pair_features(
     )
 
 
+GEMM_BLOCK, GEMM_UNROLL = 384, 16
+"""OpenBLAS's ``GEMM_Q`` and ``GEMM_UNROLL_M`` for doubles with its SkylakeX kernels (the ones in
+use here): the blocks of the inner dimension its single-threaded GEMM sums one after another."""
+
+HESSIAN_COMPILED = "zobench_plugins.algorithms._ppo_rm_compiled"
+"""The module of the compiled Hessian (:func:`fit_bradley_terry`), warmed up before a run."""
+kernel.compile_with_kernel(HESSIAN_COMPILED)
+
+HESSIAN_MIN_PAIRS = 2 * GEMM_BLOCK + 500
+"""Fewer pairs than this keep the BLAS product (cheap there); also the size of the check."""
+
+
+def gemm_blocks(K: int, block: int = GEMM_BLOCK, unroll: int = GEMM_UNROLL) -> np.ndarray:
+    """Bounds 0 = k₀ < k₁ < … = K of the blocks OpenBLAS's level-3 driver cuts K into: ``block``
+    rows while at least twice that many remain, then a stretch between one and two blocks in
+    two halves (the first rounded up to ``unroll``), or what is left."""
+    bounds, done = [0], 0
+    while done < K:
+        rest = K - done
+        if rest >= 2 * block:
+            rest = block
+        elif rest > block:
+            rest = (rest // 2 + unroll - 1) // unroll * unroll
+        done += rest
+        bounds.append(done)
+    return np.array(bounds, dtype=np.int64)
+
+
+def _compiled_hessian_matches_blas(D: int) -> bool:
+    """Does :func:`~zobench_plugins.algorithms._ppo_rm_compiled.bt_hessian` give the BLAS
+    product's bits under the BLAS as it is now (library, kernel, threads)? Checked on a fixed
+    sparse problem of D columns and :data:`HESSIAN_MIN_PAIRS` rows: full blocks, the halved
+    stretch and a ragged end (a few ms)."""
+    from zobench_plugins.algorithms._ppo_rm_compiled import bt_hessian, bt_structure
+
+    rng = np.random.default_rng(0)  # its own stream: the run's generator is not touched
+    K = HESSIAN_MIN_PAIRS
+    X = rng.normal(size=(K, D)) * (rng.random((K, D)) < 0.2)
+    curvature = rng.random(K) * 0.25
+    expected = (X.T * curvature) @ X
+    hessian = np.empty((D, D))
+    bt_hessian(X, curvature, *bt_structure(X, gemm_blocks(K)), hessian)
+    return bool(np.array_equal(hessian, expected))  # equal values: a zero's sign may differ
+
+
 def fit_bradley_terry(
     X: np.ndarray, y: np.ndarray, ridge: float, steps: int, phi: np.ndarray | None = None
 ) -> tuple[np.ndarray, float]:
@@ -236,20 +281,42 @@ def fit_bradley_terry(
     ℓ is the logistic loss; X_k = Φ(τ_k1) − Φ(τ_k0). Gradient Xᵀ(σ(h) − y)/K + ρφ, Hessian
     XᵀWX/K + ρI with W = σ(h)(1 − σ(h)); a tiny jitter keeps the solve defined at ρ = 0.
     Returns φ and the final mean negative log-likelihood.
+
+    Where the kernel is compiled, XᵀWX comes from
+    :func:`~zobench_plugins.algorithms._ppo_rm_compiled.bt_hessian`: the BLAS product's sums in
+    its order without the zero products (the same bits, checked against the BLAS before use;
+    that module says why and how much it saves).
     """
     K, D = X.shape
     phi = np.zeros(D) if phi is None else phi.copy()
-    # XᵀW, written into one buffer for all steps: a fresh K × D array per step costs more in
-    # page faults than the product (the buffer has the layout X.T * curvature would have, so
-    # the matrix product below is the same BLAS call and gives the same bits)
-    weighted = np.empty((K, D)).T
+    compiled = (
+        kernel.compiled_available()
+        and K >= HESSIAN_MIN_PAIRS
+        and X.flags.c_contiguous
+        and _compiled_hessian_matches_blas(D)
+    )
+    if compiled:
+        from zobench_plugins.algorithms._ppo_rm_compiled import bt_hessian, bt_structure
+
+        structure = bt_structure(X, gemm_blocks(K))  # X is the same in every step
+        product = np.empty((D, D))
+    else:
+        # XᵀW, written into one buffer for all steps: a fresh K × D array per step costs more in
+        # page faults than the product (the buffer has the layout X.T * curvature would have,
+        # so the matrix product below is the same BLAS call and gives the same bits)
+        weighted = np.empty((K, D)).T
     for _ in range(steps):
-        h = X @ phi
+        # from φ = 0, h = Xφ is all (signed) zeros, whose σ(h) = 1/2 is that of zeros(K)
+        h = X @ phi if phi.any() else np.zeros(K)
         slope = logistic_slope(h, y)
         curvature = (slope + y) * (1.0 - slope - y)  # σ(h)(1 − σ(h))
         grad = X.T @ slope / K + ridge * phi
-        np.multiply(X.T, curvature, out=weighted)
-        hessian = weighted @ X / K + (ridge + 1e-9) * np.eye(D)
+        if compiled:
+            bt_hessian(X, curvature, *structure, product)
+        else:
+            np.multiply(X.T, curvature, out=weighted)
+            product = weighted @ X
+        hessian = product / K + (ridge + 1e-9) * np.eye(D)
         delta = np.linalg.solve(hessian, grad)
         phi -= delta
         if np.abs(delta).max() < 1e-7:
