@@ -55,8 +55,9 @@ def test_pairwise_adds_as_numpy_sums_a_run():
 @pytest.mark.parametrize("batch", [2, 3, 70])
 @pytest.mark.parametrize("horizon", [1, 4, None])
 def test_build_equals_numpy(n_agents, batch, horizon, monkeypatch, bradley_terry):
-    """Same cells (values, dtype, layout) and reference sums as the numpy build and as
-    :mod:`._optim`'s chunked compiled build, for agent counts around the 8-wide unrolled sum."""
+    """Same cells (values and layout; int16 where θ is that small) and reference sums as the
+    numpy build and as :mod:`._optim`'s chunked compiled build, for agent counts around the
+    8-wide unrolled sum."""
     rng = np.random.default_rng(n_agents * 100 + batch)
     first, second, shape = _pairs(n_agents, batch, rng, bradley_terry, horizon)
     targets, theta_ref = rng.random(batch), rng.normal(size=shape) * 5
@@ -65,8 +66,12 @@ def test_build_equals_numpy(n_agents, batch, horizon, monkeypatch, bradley_terry
         _numpy_build(monkeypatch, first, second, targets, theta_ref),
         _optim.PreferenceData.build(first, second, targets, theta_ref),
     ):
-        assert fast.cells.dtype == reference.cells.dtype == np.int32
-        assert fast.cells.strides == reference.cells.strides
+        assert (fast.cells.dtype, reference.cells.dtype) == (np.int16, np.int32)
+        assert np.array_equal(
+            fast.cells.transpose(0, 2, 1, 3).strides,
+            np.array(reference.cells.transpose(0, 2, 1, 3).strides) // 2,
+        )
+        assert fast.cells.transpose(0, 2, 1, 3).flags.c_contiguous  # stored pair-major
         assert np.array_equal(fast.cells, reference.cells)
         assert np.array_equal(fast.reference, reference.reference)
         assert np.array_equal(fast.targets, reference.targets)
@@ -129,3 +134,10 @@ def test_updates_equal_numpy(batch_size, bradley_terry):
     assert np.array_equal(theta_a, theta_b)
     assert diag_a == diag_b
     assert draw_a == draw_b
+
+
+def test_cells_take_the_narrowest_type_that_holds_them():
+    assert _dpo_fast.cell_type(1960) is np.int16  # predator-prey's 8 · 49 · 5
+    assert _dpo_fast.cell_type(2**15 - 1) is np.int16
+    assert _dpo_fast.cell_type(2**15) is np.int32
+    assert _dpo_fast.cell_type(2**31) is np.int64

@@ -69,7 +69,7 @@ _BUILD_SIGNATURES = [
         cells,  # stored cells (K, H, 2, n), written
         numba.float64[:, ::1],  # Σ_t Σ_i log π_ref of every trajectory (K, 2), written
     )
-    for cells in (numba.int32[:, :, :, ::1], numba.int64[:, :, :, ::1])
+    for cells in (numba.int16[:, :, :, ::1], numba.int32[:, :, :, ::1], numba.int64[:, :, :, ::1])
 ]
 
 
@@ -124,7 +124,7 @@ _SUMS_SIGNATURES = [
         _read(numba.float64, 1),  # log π_θ of every cell (n·S·A,)
         numba.float64[:, ::1],  # Σ_t Σ_i log π_θ of every trajectory of the batch (m, 2), written
     )
-    for cells in (_read(numba.int32, 4), _read(numba.int64, 4))
+    for cells in (_read(numba.int16, 4), _read(numba.int32, 4), _read(numba.int64, 4))
 ]
 
 
@@ -157,7 +157,7 @@ _COUNTS_SIGNATURES = [
         numba.float64[::1],  # weighted cell counts (n·S·A,), zeroed, added to
         numba.float64[::1],  # weighted row counts (n·S,), zeroed, added to
     )
-    for cells in (_read(numba.int32, 4), _read(numba.int64, 4))
+    for cells in (_read(numba.int16, 4), _read(numba.int32, 4), _read(numba.int64, 4))
 ]
 
 

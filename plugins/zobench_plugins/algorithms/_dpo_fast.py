@@ -59,7 +59,7 @@ def build(
 
     shape = theta_ref.shape
     log_table = policy.log_probabilities(theta_ref).reshape(-1)
-    index_type = np.int32 if theta_ref.size <= np.iinfo(np.int32).max else np.int64
+    index_type = cell_type(theta_ref.size)
     layout = np.empty((K, H, 2, n), dtype=index_type)  # pair-major, as PreferenceData stores
     reference = np.empty((K, 2))
     states0, actions0, states1, actions1 = buffers
@@ -75,6 +75,20 @@ def _rows(rows: int, n_actions: int) -> np.ndarray:
     table = np.repeat(np.arange(rows, dtype=np.int64), n_actions)
     table.flags.writeable = False
     return table
+
+
+def cell_type(size: int) -> type[np.signedinteger]:
+    """The narrowest of int16, int32 and int64 that holds every cell of a θ of ``size`` entries.
+
+    The cells only index θ, so any width gives the same numbers. int16 holds predator-prey's
+    1,960 cells: its 800,000 pairs' cells take 0.77 GB instead of 1.5 GB, and fresh memory is
+    dear there (the build's first touch of 1.5 GB cost 2.8 s when the machine was busy, as much
+    as the rest of the build).
+    """
+    for kind in (np.int16, np.int32):
+        if size <= np.iinfo(kind).max:
+            return kind
+    return np.int64
 
 
 def _stored(data: PreferenceData) -> np.ndarray | None:
