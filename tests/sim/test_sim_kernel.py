@@ -275,11 +275,34 @@ def test_a_bad_kernel_name_is_one_error_before_any_run(monkeypatch, tmp_path):
 
 def test_net_gridworld_steps_straight_into_the_rollout_buffers():
     """net-gridworld offers its compiled step to the time loop (checked equal to the numpy
-    path above); predator-prey, whose step keeps state between calls, does not."""
+    path above)."""
     step, parameters = kernel.compiled_step_of(NETWORKED["net-gridworld-safety"]())
     assert callable(step)
     assert parameters
-    assert kernel.compiled_step_of(NETWORKED["predator-prey"]()) is None
+
+
+@pytest.mark.skipif(not kernel.compiled_available(), reason="needs numba")
+@pytest.mark.parametrize(
+    "name", ["predator-prey", "predator-prey-crowded", "predator-prey-no-table"]
+)
+def test_predator_prey_steps_straight_into_the_rollout_buffers(monkeypatch, name):
+    """predator-prey, whose step keeps the remaining prey between calls, offers a step that
+    reads the mask reset made: its episodes are those of env.step called per step, and it
+    refuses a batch that was not reset."""
+    env = NETWORKED[name]()
+    step, parameters = kernel.compiled_step_of(env)
+    assert callable(step)
+    assert parameters == ()
+    theta = _theta(env, 3.0, 300)
+    direct = rollout(env, theta, batch=300, rng=np.random.default_rng(4))
+    monkeypatch.setattr(env, "compiled_step", None, raising=False)
+    assert kernel.compiled_step_of(env) is None
+    stepped = rollout(env, theta, batch=300, rng=np.random.default_rng(4))
+    _assert_identical(stepped, direct)
+    assert (stepped.rewards[:, -1] == 0.0).all(axis=-1).any()  # every prey caught somewhere
+    states, uniforms = np.zeros((2, env.n_agents), dtype=np.int64), np.zeros((2, env.n_agents))
+    with pytest.raises(RuntimeError, match="call reset"):
+        step(states, states, uniforms, states.copy(), uniforms.copy())
 
 
 @pytest.mark.parametrize("rule", ["count", "any"])

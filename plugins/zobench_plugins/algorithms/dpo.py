@@ -32,10 +32,10 @@ from zobench import api
 from zobench.api import Channel, param
 from zobench.sim.problem import Problem
 from zobench.space import BudgetSplit, LogUniform
+from zobench_plugins.algorithms._dpo_fast import build, dpo_updates
 from zobench_plugins.algorithms._optim import (
     DPOSettings,
     PreferenceData,
-    dpo_updates,
     labelled_pairs,
     labels_from_votes,
     make_optimizer,
@@ -117,7 +117,7 @@ class DPO(api.Algorithm[DPOConfig]):
             self.problem, self.reference, self.reference, c.pairs, c.evaluators
         )
         targets = labels_from_votes(p_hat, c.label, self.problem.rng)
-        return PreferenceData.build(first, second, targets, self.reference)
+        return build(first, second, targets, self.reference)
 
     def step(self) -> Mapping[str, float]:
         """Collect the dataset on the first call; then mini-batch steps on the DPO loss."""

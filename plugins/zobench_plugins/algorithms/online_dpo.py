@@ -29,10 +29,9 @@ import zobench
 from zobench import api
 from zobench.api import Channel, param
 from zobench.sim.problem import Problem
+from zobench_plugins.algorithms._dpo_fast import build, dpo_updates
 from zobench_plugins.algorithms._optim import (
     DPOSettings,
-    PreferenceData,
-    dpo_updates,
     labelled_pairs,
     labels_from_votes,
     make_optimizer,
@@ -102,7 +101,7 @@ class OnlineDPO(api.Algorithm[OnlineDPOConfig]):
         first, second, p_hat = labelled_pairs(problem, self.theta, other, c.pairs, c.evaluators)
         targets = labels_from_votes(p_hat, c.label, problem.rng)
         reference = self.initial if c.reference == "initial" else self.theta
-        data = PreferenceData.build(first, second, targets, reference)
+        data = build(first, second, targets, reference)
         self.theta, diagnostics = dpo_updates(self.theta, data, self.optimizer, c, problem.rng)
         return {**diagnostics, "mean_vote": float(p_hat.mean())}
 
