@@ -95,7 +95,8 @@ def test_a_run_done_in_one_suites_folder_is_copied_to_the_other(
     computed.clear()
     first, second = scheduler.schedule_suites(_both(tmp_path), executor=serial)
     assert sorted(first.skipped) == sorted(before.done)
-    assert len(second.shared) == 2 and len(second.done) == 2
+    assert len(second.shared) == 2
+    assert len(second.done) == 2
     assert sorted(computed) == sorted(second.done)  # only the runs nobody had
     for run_id in second.shared:
         copied = Store(tmp_path / "second").read_record(run_id)
@@ -151,5 +152,6 @@ def test_the_cli_runs_several_suites_into_one_folder_each(tmp_path: Path) -> Non
 
     again = CliRunner().invoke(cli, [*args[:2], str(files[0]), *args[3:]])
     assert again.exit_code == 2
-    assert again.output.count("Error:") == 1 and "named twice" in again.output
+    assert again.output.count("Error:") == 1
+    assert "named twice" in again.output
     assert "Traceback" not in again.output
