@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 
-def four_run_suite(name: str, *, iterations: int = 4, eval_every: int = 2) -> str:
-    """The TOML text of a four-run zpg suite on a 3×3 gridworld, a few ms per run at 4 steps."""
+def four_run_suite(
+    name: str, *, iterations: int = 4, eval_every: int = 2, mus: tuple[float, float] = (0.25, 0.5)
+) -> str:
+    """The TOML text of a four-run zpg suite on a 3×3 gridworld (two seeds, two values of mu),
+    a few ms per run at 4 steps."""
     return f"""
 name = "{name}"
 seeds = 2
@@ -24,5 +27,5 @@ name = "bradley-terry"
 [algorithm]
 name = "zpg"
 pairs = 4
-grid = {{ mu = [0.25, 0.5] }}
+grid = {{ mu = [{mus[0]}, {mus[1]}] }}
 """

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench_helpers import four_run_suite
 from click.testing import CliRunner
 
 from zobench.bench import scheduler
@@ -14,31 +15,8 @@ from zobench.bench.suite import parse_suite
 from zobench.cli import cli
 from zobench.errors import ConfigError
 
-SUITE = """
-name = "{name}"
-seeds = 2
-iterations = 4
-eval_every = 2
-eval_episodes = 16
-
-[environment]
-name = "gridworld"
-size = 3
-goal = [2, 2]
-horizon = 6
-
-[preference]
-name = "bradley-terry"
-
-[[algorithm]]
-name = "zpg"
-pairs = 4
-[algorithm.grid]
-mu = {mus}
-"""
-
-FIRST = SUITE.format(name="first", mus="[0.25, 0.5]")
-SECOND = SUITE.format(name="second", mus="[0.5, 1.0]")  # shares mu = 0.5 (2 seeds) with FIRST
+FIRST = four_run_suite("first")
+SECOND = four_run_suite("second", mus=(0.5, 1.0))  # shares mu = 0.5 (2 seeds) with FIRST
 
 
 @pytest.fixture
