@@ -131,7 +131,7 @@ PARSED_ONLY = {
     "zobench run quickstart --seeds 10 --address tcp://10.0.0.5:8786": "needs a Dask cluster",
     "zobench run quickstart --report": "runs the whole quickstart suite",
     "zobench run dzopg-scaling dzopg-scaling-normalization --jobs 2": (
-        "runs two paper suites (a quarter of an hour on 2 cores)"
+        "runs two paper suites, 200 runs of up to 2,000 iterations at 1,024 agents"
     ),
     "zobench tune quickstart --trials 20": "tunes 20 trials per algorithm of quickstart",
     "zobench tune my-suite.toml --seeds 1000,1001,1002 --objective final --jobs 2": (

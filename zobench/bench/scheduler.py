@@ -414,21 +414,31 @@ def _copy_shared(destinations: list[_Destination]) -> None:
     its frame and timings, under this destination's own spec (suite and label)."""
     for destination in destinations:
         for run_id in list(destination.pending):
-            for source in destinations:
-                record = source.scan.records.get(run_id)
-                if source is destination or record is None or record.status != "done":
-                    continue
-                if run_id in source.scan.damaged:
-                    continue
-                run = destination.pending.pop(run_id)
-                copy = dataclasses.replace(
-                    record,
-                    spec=run.spec,
-                    provenance={**record.provenance, "components": run.components},
-                )
-                _store(destination, run, copy, source.store.read_frame(record))
-                destination.outcome.shared.append(run_id)
-                break
+            found = _done_elsewhere(run_id, destination, destinations)
+            if found is None:
+                continue
+            source, record = found
+            run = destination.pending.pop(run_id)
+            copy = dataclasses.replace(
+                record,
+                spec=run.spec,
+                provenance={**record.provenance, "components": run.components},
+            )
+            _store(destination, run, copy, source.store.read_frame(record))
+            destination.outcome.shared.append(run_id)
+
+
+def _done_elsewhere(
+    run_id: str, destination: _Destination, destinations: list[_Destination]
+) -> tuple[_Destination, RunRecord] | None:
+    """Another destination whose store holds ``run_id`` done and intact, with its record."""
+    for source in destinations:
+        record = source.scan.records.get(run_id)
+        if source is destination or record is None or record.status != "done":
+            continue
+        if run_id not in source.scan.damaged:
+            return source, record
+    return None
 
 
 def _store(
@@ -502,13 +512,13 @@ def _compute(
     for destination in destinations:
         for run_id in destination.pending:
             needed.setdefault(run_id, []).append(destination)
-    first = {run_id: where[0] for run_id, where in needed.items()}
-    pending = [first[run_id].pending[run_id] for run_id in needed]
+    # each run as its first destination wrote it, limited by that destination's timeout
+    pending = [where[0].pending[run_id] for run_id, where in needed.items()]
+    limits = [where[0].timeout for where in needed.values()]
     tasks = [
-        {"run_id": p.run_id, "spec": p.spec.to_record(), "timeout": first[p.run_id].timeout}
-        for p in pending
+        {"run_id": p.run_id, "spec": p.spec.to_record(), "timeout": limit}
+        for p, limit in zip(pending, limits, strict=True)
     ]
-    limits = [first[p.run_id].timeout for p in pending]
     commit = git_commit()
     live = getattr(executor, "in_process", False)
 
